@@ -1,0 +1,3 @@
+"""SendPipe: transactional email, SMS and WhatsApp through the customer's own providers."""
+
+__version__ = "0.1.0"
