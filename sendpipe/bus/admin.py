@@ -1,0 +1,73 @@
+"""Create SendPipe's topics when they are missing, with the right cleanup policy.
+
+Routing and health are compacted (latest value per key is the state); the
+send, outcome and event topics are plain logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from sendpipe.bus.connection import client_options
+from sendpipe.settings import KafkaSettings, TopicSettings
+
+log = logging.getLogger(__name__)
+
+COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "600000"}
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication_factor: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def control_topics(topics: TopicSettings) -> list[TopicSpec]:
+    """The compacted topics the operator publishes and the workers read in full."""
+    return [
+        TopicSpec(topics.routing, 1, topics.replication_factor, COMPACTED),
+        TopicSpec(topics.health, 1, topics.replication_factor, COMPACTED),
+    ]
+
+
+def data_topics(topics: TopicSettings, channels: list[str]) -> list[TopicSpec]:
+    """The send topics, outcomes, events and the DLQ."""
+    names = [topics.send_topic(channel) for channel in channels]
+    names += [topics.outcomes, topics.events, topics.dlq]
+    return [TopicSpec(name, topics.partitions, topics.replication_factor) for name in names]
+
+
+async def ensure_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if not missing:
+            return []
+        try:
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        name=spec.name,
+                        num_partitions=spec.partitions,
+                        replication_factor=spec.replication_factor,
+                        topic_configs=spec.config,
+                    )
+                    for spec in missing
+                ]
+            )
+        except TopicAlreadyExistsError:
+            pass  # another process created it first
+        created = [spec.name for spec in missing]
+        log.info("created topics", extra={"topics": created})
+        return created
+    finally:
+        await admin.close()
