@@ -58,6 +58,9 @@ class HealthVerdict(WireModel):
     consecutive_failures: Annotated[int, Field(ge=0)]
     ejected_until: datetime | None = None
     probing: bool = Field(default=False, description="Ejection has ended: live probe sends are allowed.")
+    throttled_until: datetime | None = Field(
+        default=None, description="The provider asked to slow down (THROTTLED, Retry-After): skip it until then."
+    )
     reason: str = ""
     last_transition_time: datetime | None = None
     observed_at: datetime
