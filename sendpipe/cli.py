@@ -15,6 +15,8 @@ import click
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS: dict[str, str] = {
     "stack": "sendpipe.stack.commands:stack",
+    "send": "sendpipe.console.messages:send",
+    "events": "sendpipe.console.messages:events",
 }
 
 
