@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -78,3 +78,34 @@ class TopicSettings(BaseSettings):
 
     def send_topic(self, channel: str) -> str:
         return f"{self.send_prefix}{channel}"
+
+
+class WorkerSettings(BaseSettings):
+    """The data-plane worker (``SENDPIPE_WORKER_*``): Faust app, web port, concurrency, dedupe, sealing key."""
+
+    model_config = SettingsConfigDict(env_prefix="SENDPIPE_WORKER_", extra="ignore")
+
+    # Faust application id = the consumer group and the prefix of its table changelog topics.
+    app_id: str = Field(default="sendpipe-worker", pattern=r"^[A-Za-z0-9._-]{1,200}$")
+    # Channels this worker consumes (one send topic each).
+    channels: list[Literal["email", "sms", "whatsapp"]] = ["email", "sms", "whatsapp"]
+    web_host: str = "0.0.0.0"
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    # Messages in flight at once in one worker process (all channels together).
+    max_in_flight: int = Field(default=200, ge=1, le=100_000)
+    # How long a terminal result stays in the duplicate-suppression table.
+    dedupe_expiry_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # How long a message waits when every provider is ejected or throttled and it has no expiresAt.
+    max_wait_seconds: float = Field(default=300.0, ge=0)
+    # Added to a provider's timeout to make the hard per-attempt deadline.
+    attempt_grace_seconds: float = Field(default=1.0, ge=0)
+    data_dir: Path = Path("/tmp/sendpipe-worker")
+    # Consumer-group session timeout: how soon a dead worker's partitions move (seconds).
+    session_timeout_seconds: float = Field(default=10.0, ge=1)
+    # Create missing topics at start (the operator normally does).
+    create_topics: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", validation_alias=AliasChoices("SENDPIPE_WORKER_LOG_LEVEL", "SENDPIPE_LOG_LEVEL")
+    )
+    # Publish unchanged health figures at most this often (seconds); transitions go at once.
+    health_publish_interval_seconds: float = Field(default=10.0, gt=0)
