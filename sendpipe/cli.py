@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from sendpipe import logs
+
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS: dict[str, str] = {
     "stack": "sendpipe.stack.commands:stack",
@@ -41,8 +43,13 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sendpipe")
-def main() -> None:
+@click.option("--log-level", default="INFO", show_default=True, envvar="SENDPIPE_LOG_LEVEL",
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-format", default="text", show_default=True, envvar="SENDPIPE_LOG_FORMAT",
+              type=click.Choice(["text", "json"]), help="json: one object per line, for log collectors.")
+def main(log_level: str, log_format: logs.LogFormat) -> None:
     """SendPipe: deliver email, SMS and WhatsApp through your own providers."""
+    logs.configure(level=log_level, fmt=log_format)
 
 
 if __name__ == "__main__":
