@@ -16,7 +16,7 @@ class MetaCloudCredentials(Credentials):
 
 class MetaCloudSettings(Settings):
     phone_number_id: Annotated[str, Field(pattern=r"^\d{1,32}$")]
-    api_version: Annotated[str, Field(pattern=r"^v\d+\.\d+$")] = "v21.0"
+    api_version: Annotated[str, Field(pattern=r"^v\d+\.\d+$")] = "v24.0"
 
 
 class Dialog360Credentials(Credentials):
