@@ -14,9 +14,10 @@ Rotation without downtime: add the new key to the workers' keyring first,
 then make it active for the operator, then drop the old key once every
 record has been resealed.
 
-Keyrings come from a mapping ``{"active": "<key-id>", "<key-id>": "<base64 32 bytes>", ...}``:
-the data of a Kubernetes Secret, the files of a mounted Secret directory, or
-the same mapping as JSON in an environment value. Nothing here ever logs or
+Keyrings come from JSON ``{"active": "<key-id>", "keys": {"<key-id>": "<base64 of 32 bytes>", ...}}``
+(the ``keys.json`` entry of the chart's sealing Secret, mounted as a file or
+given inline in an environment value), or from the flat mapping
+``{"active": id, id: key, ...}`` (a Secret's entries, a mounted directory). Nothing here ever logs or
 prints a key or a credential; ``repr`` of a key shows its id only.
 """
 
@@ -37,6 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 __all__ = [
     "ACTIVE_ENTRY",
     "FORMAT_VERSION",
+    "SECRET_ENTRY",
     "KeyFormatError",
     "Keyring",
     "SealedFormatError",
@@ -49,6 +51,7 @@ __all__ = [
 
 FORMAT_VERSION = "v1"
 ACTIVE_ENTRY = "active"
+SECRET_ENTRY = "keys.json"
 KEY_BYTES = 32
 NONCE_BYTES = 12
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -144,18 +147,33 @@ class Keyring:
         if active_raw is None:
             raise KeyFormatError(f"no {ACTIVE_ENTRY!r} entry naming the key to seal with")
         active = active_raw.decode() if isinstance(active_raw, bytes) else active_raw
+        if not isinstance(active, str):
+            raise KeyFormatError(f"the {ACTIVE_ENTRY!r} entry must be a key id")
         keys = [SealingKey.from_text(key_id, value) for key_id, value in data.items() if key_id != ACTIVE_ENTRY]
         return cls(keys, active=active.strip())
 
     @classmethod
-    def from_json(cls, text: str) -> Keyring:
+    def from_json(cls, text: str | bytes) -> Keyring:
+        """From ``{"active": id, "keys": {id: key, ...}}`` or the flat ``{"active": id, id: key, ...}``."""
         try:
             data = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             raise KeyFormatError("sealing keys are not valid JSON") from None
+        if isinstance(data, dict) and isinstance(data.get("keys"), dict):
+            data = {**data.pop("keys"), **data}
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise KeyFormatError('sealing keys JSON must be an object of strings: {"active": id, id: key, ...}')
+            raise KeyFormatError('sealing keys JSON must look like {"active": "k1", "keys": {"k1": "<base64>"}}')
         return cls.from_mapping(data)
+
+    @classmethod
+    def from_path(cls, path: Path) -> Keyring:
+        """From a JSON file, or a mounted Secret directory (its ``keys.json``, else one file per entry)."""
+        if path.is_dir():
+            inner = path / SECRET_ENTRY
+            return cls.from_json(inner.read_bytes()) if inner.is_file() else cls.from_directory(path)
+        if not path.is_file():
+            raise KeyFormatError(f"sealing keys file {str(path)!r} does not exist")
+        return cls.from_json(path.read_bytes())
 
     @classmethod
     def from_directory(cls, path: Path) -> Keyring:
@@ -171,13 +189,15 @@ class Keyring:
 
     @classmethod
     def from_secret_data(cls, data: Mapping[str, str]) -> Keyring:
-        """From a Secret's ``data`` as returned by the API (values base64-encoded once more)."""
+        """From a Secret's ``data`` as the API returns it: a ``keys.json`` entry, else one entry per key."""
         decoded: dict[str, str] = {}
         for name, value in data.items():
             try:
-                decoded[name] = base64.b64decode(value, validate=True).decode("ascii")
+                decoded[name] = base64.b64decode(value, validate=True).decode("utf-8")
             except (binascii.Error, ValueError, UnicodeDecodeError):
                 raise KeyFormatError(f"entry {name!r} of the sealing Secret is not valid base64 text") from None
+        if SECRET_ENTRY in decoded:
+            return cls.from_json(decoded[SECRET_ENTRY])
         return cls.from_mapping(decoded)
 
     # -- sealing -------------------------------------------------------------------------------

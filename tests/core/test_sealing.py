@@ -123,3 +123,15 @@ def test_repr_never_shows_key_material() -> None:
     assert key not in repr(ring)
     assert key not in repr(SealingKey.from_text("k1", key))
     assert "k1" in repr(ring)
+
+
+def test_chart_keys_json_format(tmp_path: Path) -> None:
+    """The Helm chart's sealing Secret: keys.json = {"active": id, "keys": {id: base64(32 ASCII chars)}}."""
+    chart_key = base64.b64encode(b"A" * 32).decode()
+    text = json.dumps({"active": "k1", "keys": {"k1": chart_key}})
+    (tmp_path / "keys.json").write_text(text)
+    ring = Keyring.from_path(tmp_path)
+    assert ring.active_id == "k1"
+    assert Keyring.from_path(tmp_path / "keys.json").unseal(ring.seal(CREDS, provider_uid="u"), provider_uid="u") == CREDS
+    secret = Keyring.from_secret_data({"keys.json": base64.b64encode(text.encode()).decode()})
+    assert secret.key_ids == ["k1"]
