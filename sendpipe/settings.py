@@ -7,10 +7,10 @@ nested with ``__`` (e.g. ``SENDPIPE_KAFKA__SECURITY_PROTOCOL``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_cache_dir() -> Path:
@@ -109,3 +109,58 @@ class WorkerSettings(BaseSettings):
     )
     # Publish unchanged health figures at most this often (seconds); transitions go at once.
     health_publish_interval_seconds: float = Field(default=10.0, gt=0)
+
+
+class SealingSettings(BaseSettings):
+    """Where the credential-sealing keyring comes from (``SENDPIPE_SEALING_*``), for operator and workers.
+
+    ``keys_file``: the chart's mounted ``keys.json`` (or the mounted Secret
+    directory); ``keys``: the same JSON inline. The operator may instead read
+    a Secret (``OperatorSettings.sealing_secret``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SENDPIPE_SEALING_", extra="ignore")
+
+    keys_file: Path | None = None
+    keys: SecretStr | None = None
+
+
+class OperatorSettings(BaseSettings):
+    """The Kopf operator (``SENDPIPE_OPERATOR_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SENDPIPE_OPERATOR_", extra="ignore")
+
+    # Namespaces whose Providers are served (comma-separated); empty = every namespace.
+    namespaces: Annotated[list[str], NoDecode] = []
+    # Kubeconfig file; unset = in-cluster service account, else $KUBECONFIG / ~/.kube/config.
+    kubeconfig: Path | None = Field(
+        default=None, validation_alias=AliasChoices("SENDPIPE_OPERATOR_KUBECONFIG", "KUBECONFIG")
+    )
+    # Full re-list and republish (only what differs is produced), in seconds.
+    resync_seconds: float = Field(default=300.0, gt=0)
+    # Unchanged health figures are written to a Provider's status at most this often.
+    health_write_interval_seconds: float = Field(default=10.0, ge=0)
+    # Changes are coalesced for this long before routing records are computed and produced.
+    debounce_seconds: float = Field(default=0.05, ge=0, le=10)
+    # The sealing keyring as a Secret "namespace/name" (entry keys.json); else SealingSettings' file/value.
+    sealing_secret: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,63}/[a-z0-9.-]{1,253}$")
+    # Prefix of Kopf's bookkeeping annotations (progress, diff-base).
+    annotation_prefix: str = "sendpipe.io"
+    # Liveness/readiness endpoint http://<host>:<port>/healthz; port 0 disables it.
+    probe_host: str = "0.0.0.0"
+    probe_port: int = Field(default=8080, ge=0, le=65535)
+    # Watch requests end after this long (server side) / are abandoned after this long (client side),
+    # so a silently dead watch reconnects.
+    watch_server_timeout_seconds: float = Field(default=300.0, gt=0)
+    watch_client_timeout_seconds: float = Field(default=330.0, gt=0)
+    # Events' reportingComponent.
+    component_name: str = "sendpipe-operator"
+    # Parallel status patches.
+    status_concurrency: int = Field(default=8, ge=1, le=64)
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split_namespaces(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
