@@ -13,6 +13,7 @@ from typing import Annotated, Literal, NewType, Self, TypeAlias
 
 import phonenumbers
 from pydantic import AfterValidator, AwareDatetime, EmailStr, Field, TypeAdapter, ValidationError, model_validator
+from pydantic.json_schema import WithJsonSchema
 
 from sendpipe.core.outcomes import Channel, DeliveryStatus, FailureReason, Outcome
 from sendpipe.core.wire import WireModel
@@ -39,7 +40,11 @@ def _e164(value: str) -> str:
     return value
 
 
-E164 = Annotated[str, AfterValidator(_e164)]
+E164 = Annotated[
+    str,
+    AfterValidator(_e164),
+    WithJsonSchema({"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$", "description": "A phone number in E.164."}),
+]
 Metadata = Annotated[dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]], Field(max_length=32)]
 
 
