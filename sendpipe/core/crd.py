@@ -101,7 +101,7 @@ def structural(node: Schema, defs: Schema, *, nullable: bool, keep_defaults: boo
 
 def _type_first(node: Schema) -> Schema:
     """Put ``type`` and ``description`` first, so the generated YAML reads top-down."""
-    head = {key: node[key] for key in ("type", "description") if key in node}
+    head: Schema = {key: node[key] for key in ("type", "description") if key in node}
     return {**head, **{key: value for key, value in node.items() if key not in head}}
 
 
