@@ -283,7 +283,7 @@ class ProviderHealth:
         self._clock = now
         entries = self._entries
         if entries:
-            oldest_kept = (int(now * 1000) - self._max_age_ms) << 1
+            oldest_kept = (int(now * 1000.0 + 0.5) - self._max_age_ms) << 1
             while entries and entries[0] < oldest_kept:
                 self._failures -= entries.popleft() & 1
         if self._phase is Phase.EJECTED and self._ejected_until is not None and now >= self._ejected_until:
@@ -293,7 +293,7 @@ class ProviderHealth:
 
     def _record(self, failed: bool, now: float) -> None:
         entries = self._entries
-        entries.append(int(now * 1000) << 1 | failed)
+        entries.append(int(now * 1000.0 + 0.5) << 1 | failed)
         if failed:
             self._failures += 1
             self._streak += 1
