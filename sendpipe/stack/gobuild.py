@@ -193,8 +193,9 @@ def ensure_kube_binaries(cache_dir: Path, kubernetes_version: str) -> KubeBinari
             cwd=src,
             env=env,
         )
-        # `go build -o dir/` names a .../server/v3 main "server".
-        (out_dir / "server").rename(out_dir / "etcd")
+        # etcd's main package declares no binary name; older Go names it after "server".
+        if not (out_dir / "etcd").exists() and (out_dir / "server").exists():
+            (out_dir / "server").rename(out_dir / "etcd")
         bin_dir = home / "bin"
         shutil.rmtree(bin_dir, ignore_errors=True)
         out_dir.rename(bin_dir)
