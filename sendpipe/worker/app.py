@@ -1,0 +1,316 @@
+"""The Faust app of the data plane: topics, tables, agents, timers and web pages, declared at module level.
+
+Thin on purpose (STYLE.md): agents decode and hand over to ``Dispatcher`` /
+``Delivery`` (delivery pipeline) and ``HealthOwner`` (health state); all
+settings come from ``sendpipe.settings`` when this module is imported, so a
+worker process is configured by its environment.
+
+Tables: ``dedupe`` (terminal results by message id), ``health-state``
+(compact ProviderHealth records by uid) and three 1-minute tumbling windowed
+tables of sends, failures by outcome and latency per provider. The in-memory
+store is rebuilt from the changelogs at start; every subscribed topic and
+changelog has ``SENDPIPE_TOPICS_PARTITIONS`` partitions, so Faust's assignor
+co-partitions them (partition p of every send topic, of outcomes and of every
+changelog goes to the same worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import faust
+from mode import Service
+
+from sendpipe.bus import admin
+from sendpipe.bus.connection import ssl_context
+from sendpipe.core.health import HealthPolicy
+from sendpipe.core.outcomes import Channel
+from sendpipe.core.records import HealthVerdict, OutcomeRecord
+from sendpipe.core.sealing import Keyring
+from sendpipe.providers import ProviderClient
+from sendpipe.settings import KafkaSettings, SealingSettings, TopicSettings, WorkerSettings
+from sendpipe.worker import health_agent
+from sendpipe.worker.delivery import Delivery
+from sendpipe.worker.metrics import CONTENT_TYPE, Metrics
+from sendpipe.worker.runtime import DedupeTable, Dispatcher, KafkaOutputs
+from sendpipe.worker.views import CredentialCache, Views
+
+log = logging.getLogger("sendpipe.worker")
+
+worker_settings = WorkerSettings()
+kafka_settings = KafkaSettings()
+topic_settings = TopicSettings()
+CHANNELS = [Channel(name) for name in worker_settings.channels]
+PARTITIONS = topic_settings.partitions
+
+
+def _broker_credentials(kafka: KafkaSettings) -> Any:
+    if kafka.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+            mechanism=kafka.sasl_mechanism or "PLAIN",
+            ssl_context=ssl_context(kafka) if kafka.security_protocol == "SASL_SSL" else None,
+        )
+    if kafka.security_protocol == "SSL":
+        return faust.SSLCredentials(ssl_context(kafka))
+    return None
+
+
+app = faust.App(
+    worker_settings.app_id,
+    broker=[f"kafka://{host.strip()}" for host in kafka_settings.bootstrap.split(",")],
+    broker_credentials=_broker_credentials(kafka_settings),
+    store="memory://",
+    autodiscover=False,
+    topic_partitions=PARTITIONS,
+    topic_replication_factor=topic_settings.replication_factor,
+    table_standby_replicas=0,
+    consumer_auto_offset_reset="earliest",
+    stream_wait_empty=True,
+    broker_commit_interval=1.0,
+    broker_session_timeout=worker_settings.session_timeout_seconds,
+    broker_heartbeat_interval=min(3.0, worker_settings.session_timeout_seconds / 3),
+    producer_acks=-1,
+    producer_linger_ms=1,
+    web_enabled=True,
+    web_bind=worker_settings.web_host,
+    web_port=worker_settings.web_port,
+    web_in_thread=False,
+    datadir=str(worker_settings.data_dir / worker_settings.app_id),
+    logging_config=None,
+)
+
+_raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+send_topics = {
+    channel: app.topic(topic_settings.send_topic(channel.value), partitions=PARTITIONS, **_raw) for channel in CHANNELS
+}
+outcomes_topic = app.topic(topic_settings.outcomes, partitions=PARTITIONS, **_raw)
+
+_raw_schema: Any = faust.Schema(**_raw)
+dedupe_table = app.Table("dedupe", partitions=PARTITIONS, schema=_raw_schema)
+health_table = app.Table("health-state", partitions=PARTITIONS, schema=_raw_schema)
+
+
+def _windowed(name: str, default: type) -> Any:
+    schema: Any = faust.Schema(key_type=str, value_type=default, key_serializer="json", value_serializer="json")
+    table = app.Table(name, default=default, partitions=PARTITIONS, schema=schema)
+    return table.tumbling(60.0, expires=timedelta(minutes=10))
+
+
+sends_window = _windowed("health-sends", int)
+failures_window = _windowed("health-failures", int)
+latency_window = _windowed("health-latency-ms", float)
+
+metrics = Metrics()
+health_owner = health_agent.HealthOwner(
+    policy=HealthPolicy(publish_interval_seconds=worker_settings.health_publish_interval_seconds)
+)
+dedupe = DedupeTable(
+    data=dedupe_table.data,
+    changelog_topic=dedupe_table.changelog_topic.get_topic_name(),
+    expiry_seconds=worker_settings.dedupe_expiry_seconds,
+)
+outputs = KafkaOutputs(
+    producer=lambda: app.producer,
+    topics={"events": topic_settings.events, "outcomes": topic_settings.outcomes, "dlq": topic_settings.dlq},
+    dedupe=dedupe,
+)
+
+
+def _on_verdict(verdict: HealthVerdict) -> None:
+    metrics.set_health(
+        namespace=verdict.namespace,
+        channel=verdict.channel.value,
+        provider=verdict.provider,
+        uid=verdict.provider_uid,
+        state=verdict.state,
+    )
+
+
+views = Views(kafka=kafka_settings, topics=topic_settings, on_verdict=_on_verdict)
+
+
+def _load_keyring() -> Keyring | None:
+    sealing = SealingSettings()
+    if sealing.keys is not None:
+        return Keyring.from_json(sealing.keys.get_secret_value())
+    if sealing.keys_file is not None:
+        return Keyring.from_path(sealing.keys_file)
+    return None
+
+
+class Runtime(Service):
+    """Starts the views and the provider client before any message is handled; drains on stop."""
+
+    ready = asyncio.Event()
+    delivery: Delivery
+    dispatcher: Dispatcher
+    client: ProviderClient
+    stopping = False
+
+    async def on_start(self) -> None:
+        if worker_settings.create_topics:
+            specs = admin.data_topics(topic_settings, [c.value for c in CHANNELS]) + admin.control_topics(topic_settings)
+            await admin.ensure_topics(kafka_settings, specs)
+        keyring = _load_keyring()
+        if keyring is None:
+            log.warning("no sealing keys configured (SENDPIPE_SEALING_KEYS_FILE): every provider attempt will fail")
+
+        def unseal(sealed: str, uid: str) -> dict[str, str]:
+            if keyring is None:
+                raise LookupError("no sealing keyring")
+            return keyring.unseal(sealed, provider_uid=uid)
+
+        await views.start()
+        Runtime.client = ProviderClient(max_connections=max(10, worker_settings.max_in_flight))
+        Runtime.delivery = Delivery(
+            views=views,
+            credentials=CredentialCache(unseal),
+            client=Runtime.client,
+            outputs=outputs,
+            dedupe=dedupe,
+            metrics=metrics,
+            max_wait_seconds=worker_settings.max_wait_seconds,
+            attempt_grace_seconds=worker_settings.attempt_grace_seconds,
+            should_hand_back=lambda: Runtime.stopping or bool(app.rebalancing),
+        )
+        Runtime.dispatcher = Dispatcher(
+            delivery=Runtime.delivery, metrics=metrics, max_in_flight=worker_settings.max_in_flight, crash=app.crash
+        )
+        Runtime.ready.set()
+        log.info("worker ready", extra={"app_id": worker_settings.app_id, "channels": [c.value for c in CHANNELS]})
+
+    async def on_stop(self) -> None:
+        Runtime.stopping = True
+        if Runtime.ready.is_set():
+            await Runtime.dispatcher.drain(timeout=30.0)
+            await Runtime.client.aclose()
+        await views.stop()
+
+
+app.service(Runtime)
+
+
+def _deliver_agent(channel: Channel) -> Any:
+    async def deliver(stream: Any) -> None:
+        await Runtime.ready.wait()
+        async for event in stream.noack().events():
+            await Runtime.dispatcher.dispatch(event, channel=channel)
+
+    deliver.__name__ = f"deliver_{channel.value}"
+    return deliver
+
+
+for _channel in CHANNELS:
+    app.agent(send_topics[_channel], name=f"sendpipe.deliver.{_channel.value}", concurrency=1)(_deliver_agent(_channel))
+
+
+@app.agent(outcomes_topic, name="sendpipe.health", concurrency=1)
+async def health(stream: Any) -> None:
+    """Outcomes → state machines (one owner per provider) → verdicts; windowed figures per provider."""
+    async for event in stream.events():
+        try:
+            record = OutcomeRecord.model_validate_json(event.value)
+        except ValueError:
+            log.warning("undecodable outcome record skipped", extra={"offset": event.message.offset})
+            continue
+        uid = record.provider_uid
+        sends_window[uid] += 1
+        if record.outcome.is_failure or record.outcome.value in ("THROTTLED", "REJECTED"):
+            failures_window[f"{uid}|{record.outcome.value}"] += 1
+        latency_window[uid] += record.latency_ms
+        owned, due = health_owner.observe(record, partition=event.message.partition)
+        if due:
+            await _publish(owned, now=max(time.time(), record.at.timestamp()))
+        await _persist(owned)
+
+
+async def _publish(owned: health_agent.Owned, *, now: float) -> None:
+    verdict = health_owner.publish(owned, now=now)
+    await app.producer.send(
+        topic_settings.health, owned.identity.uid.encode(), verdict.to_json_bytes(), None, None, None
+    )
+    log.info(
+        "health verdict",
+        extra={"provider": owned.identity.name, "uid": owned.identity.uid, "state": verdict.state.value},
+    )
+
+
+async def _persist(owned: health_agent.Owned) -> None:
+    key = owned.identity.uid.encode()
+    value = health_agent.encode_value(owned)
+    health_table.data[key] = value
+    await app.producer.send(health_table.changelog_topic.get_topic_name(), key, value, owned.partition, None, None)
+
+
+def _owned_partitions() -> set[int]:
+    return {tp.partition for tp in app.consumer.assignment() if tp.topic == topic_settings.outcomes}
+
+
+@app.timer(1.0)  # type: ignore[untyped-decorator]
+async def publish_health() -> None:
+    """Ejections end and windows expire without outcomes: tick every owned provider, publish what is due."""
+    if app.rebalancing:
+        return
+    owned_partitions = _owned_partitions()
+    health_owner.forget_partitions({o.partition for o in health_owner.owned.values()} - owned_partitions)
+    if not health_owner.owned and len(health_table.data):
+        health_owner.load(
+            value for value in health_table.data.values()
+        )
+        health_owner.forget_partitions({o.partition for o in health_owner.owned.values()} - owned_partitions)
+    now = time.time()
+    for owned in health_owner.due(now=now):
+        await _publish(owned, now=now)
+        await _persist(owned)
+
+
+@app.timer(60.0)  # type: ignore[untyped-decorator]
+async def expire_dedupe() -> None:
+    """Tombstone dedupe entries past their expiry (only of partitions this worker owns)."""
+    if app.rebalancing:
+        return
+    partitions = {tp.partition for tp in app.consumer.assignment() if tp.topic in {t.get_topic_name() for t in send_topics.values()}}
+    for key, partition in dedupe.expired(now=time.time(), partitions=partitions):
+        await outputs.tombstone(key, partition=partition)
+
+
+@app.page("/ready")
+async def ready_page(web: Any, request: Any) -> Any:
+    ok = Runtime.ready.is_set() and views.ready and not app.rebalancing and not Runtime.stopping
+    return web.json({"ready": ok, "views": views.ready, "rebalancing": bool(app.rebalancing)}, status=200 if ok else 503)
+
+
+@app.page("/healthz")
+async def healthz_page(web: Any, request: Any) -> Any:
+    crashed = bool(getattr(app, "_crash_reason", None))
+    return web.json({"ok": not crashed}, status=500 if crashed else 200)
+
+
+@app.page("/metrics")
+async def metrics_page(web: Any, request: Any) -> Any:
+    return web.bytes(metrics.render(), content_type=CONTENT_TYPE)
+
+
+@app.page("/views")
+async def views_page(web: Any, request: Any) -> Any:
+    """A credential-free digest of this worker's routing and health views (to compare workers)."""
+    return web.json(views.snapshot())
+
+
+@app.page("/stats")
+async def stats_page(web: Any, request: Any) -> Any:
+    dispatcher = getattr(Runtime, "dispatcher", None)
+    return web.json(
+        {
+            "finished": {k.value: v for k, v in dispatcher.finished.items()} if dispatcher else {},
+            "in_flight": dispatcher.in_flight if dispatcher else 0,
+            "owned_providers": sorted(health_owner.owned),
+            "dedupe_entries": len(dedupe.data),
+        }
+    )

@@ -1,0 +1,22 @@
+"""``sendpipe worker``: run the data-plane worker (a Faust worker process) until SIGTERM/SIGINT.
+
+Configured by the environment only (``SENDPIPE_KAFKA_*``, ``SENDPIPE_TOPICS_*``,
+``SENDPIPE_WORKER_*``, ``SENDPIPE_SEALING_*``; see ``sendpipe.settings``).
+SIGTERM stops gracefully: no new messages are taken, messages in flight
+finish (messages waiting for a provider to recover are handed back to their
+topic), and offsets are committed.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("worker")
+def worker() -> None:
+    """Consume the send topics and deliver messages through each namespace's providers."""
+    from faust.worker import Worker
+
+    from sendpipe.worker.app import app, worker_settings
+
+    Worker(app, loglevel=worker_settings.log_level, quiet=True).execute_from_commandline()

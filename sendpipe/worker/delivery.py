@@ -1,0 +1,336 @@
+"""The per-message pipeline: validate → dedupe → plan → attempt → emit exactly one terminal result.
+
+Framework-free on purpose: the Faust layer (``app.py``) hands in the raw
+record and two small ports (``Outputs`` to produce, ``DedupeStore`` for
+terminal results) and learns only when the message is finished. Every path
+ends in exactly one of: a DeliveryEvent (SENT or FAILED), a DLQ record, a
+skip (already delivered), or a requeue (handed back during a rebalance or
+shutdown while waiting for a provider to recover). The caller acks the
+Kafka record only after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from sendpipe.core import health as core_health
+from sendpipe.core import routing
+from sendpipe.core.messages import (
+    Attempt,
+    DeliveryEvent,
+    EmailRequest,
+    ProviderUid,
+    RequestTooLarge,
+    SmsRequest,
+    WhatsAppRequest,
+    describe_validation_error,
+    parse_send_request,
+)
+from sendpipe.core.outcomes import Channel, DeliveryStatus, FailureReason, Outcome
+from sendpipe.core.records import OutcomeRecord, RoutedProvider
+from sendpipe.providers import ProviderClient, get_adapter
+from sendpipe.providers.result import SendResult
+from sendpipe.worker.dlq import DlqReason
+from sendpipe.worker.metrics import Metrics
+from sendpipe.worker.views import CredentialCache, CredentialsUnavailable, Views
+
+__all__ = ["Delivery", "DedupeStore", "Finish", "Outputs"]
+
+log = logging.getLogger(__name__)
+
+AnyRequest = EmailRequest | SmsRequest | WhatsAppRequest
+_WAIT_POLL_SECONDS = 0.25
+
+
+class Finish(enum.Enum):
+    """How a message left the pipeline (all of them mean: safe to ack)."""
+
+    EVENT = "event"
+    DLQ = "dlq"
+    DUPLICATE = "duplicate"
+    REQUEUED = "requeued"
+
+
+class Outputs(Protocol):
+    """Where the pipeline's records go. ``terminal`` returns once both records are acknowledged."""
+
+    async def terminal(self, event: DeliveryEvent, *, source_partition: int) -> None: ...
+
+    async def outcome(self, record: OutcomeRecord) -> None: ...
+
+    async def dlq(self, *, raw: bytes, key: bytes | None, source: str, reason: DlqReason, detail: str) -> None: ...
+
+    async def requeue(self, *, raw: bytes, key: bytes | None, topic: str, partition: int) -> None: ...
+
+
+class DedupeStore(Protocol):
+    def seen(self, message_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Incoming:
+    """One record of a send topic, as the Faust layer received it."""
+
+    raw: bytes
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    channel: Channel
+    received_at: datetime
+
+
+class Delivery:
+    """Delivers messages of all channels for one worker process; one instance per process."""
+
+    def __init__(
+        self,
+        *,
+        views: Views,
+        credentials: CredentialCache,
+        client: ProviderClient,
+        outputs: Outputs,
+        dedupe: DedupeStore,
+        metrics: Metrics,
+        max_wait_seconds: float,
+        attempt_grace_seconds: float,
+        should_hand_back: Callable[[], bool] = lambda: False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._views = views
+        self._credentials = credentials
+        self._client = client
+        self._out = outputs
+        self._dedupe = dedupe
+        self._metrics = metrics
+        self._max_wait = max_wait_seconds
+        self._grace = attempt_grace_seconds
+        self._should_hand_back = should_hand_back
+        self._clock = clock
+        self.throttled_until: dict[ProviderUid, float] = {}
+        self.probes_in_flight: set[ProviderUid] = set()
+        self._in_progress: dict[str, asyncio.Event] = {}
+
+    async def handle(self, incoming: Incoming) -> Finish:
+        """Process one record to its terminal output. Raises only on output failure (then: do not ack)."""
+        try:
+            request = parse_send_request(incoming.raw)
+        except RequestTooLarge as exc:
+            return await self._to_dlq(incoming, DlqReason.OVERSIZED, str(exc))
+        except ValidationError as exc:
+            return await self._to_dlq(incoming, DlqReason.INVALID, describe_validation_error(exc))
+        if request.channel is not incoming.channel:
+            detail = f"channel {request.channel.value!r} sent to the {incoming.channel.value} topic {incoming.topic}"
+            return await self._to_dlq(incoming, DlqReason.WRONG_CHANNEL, detail)
+        earlier = self._in_progress.get(request.id)
+        if earlier is not None:  # the same id twice in flight: the first one decides
+            await earlier.wait()
+        if self._dedupe.seen(request.id):
+            self._metrics.duplicates.labels(request.channel.value).inc()
+            return Finish.DUPLICATE
+        record = self._views.record_for(request.namespace, request.channel)
+        if record is None and not self._views.knows_namespace(request.namespace):
+            detail = f"namespace {request.namespace!r} has no routing records (no Provider published there)"
+            return await self._to_dlq(incoming, DlqReason.UNKNOWN_NAMESPACE, detail)
+        done = self._in_progress[request.id] = asyncio.Event()
+        try:
+            return await self._deliver(request, incoming)
+        finally:
+            done.set()
+            if self._in_progress.get(request.id) is done:
+                del self._in_progress[request.id]
+
+    async def _to_dlq(self, incoming: Incoming, reason: DlqReason, detail: str) -> Finish:
+        await self._out.dlq(raw=incoming.raw, key=incoming.key, source=incoming.topic, reason=reason, detail=detail)
+        self._metrics.dlq.labels(reason.value).inc()
+        log.info(
+            "message to DLQ",
+            extra={"reason": reason.value, "topic": incoming.topic, "partition": incoming.partition, "offset": incoming.offset},
+        )
+        return Finish.DLQ
+
+    async def _deliver(self, request: AnyRequest, incoming: Incoming) -> Finish:
+        attempts: list[Attempt] = []
+        received = incoming.received_at.timestamp()
+        expires = request.expires_at.timestamp() if request.expires_at is not None else None
+        wait_deadline = expires if expires is not None else received + self._max_wait
+        waiting = False
+        try:
+            while True:
+                now = self._clock()
+                if expires is not None and now >= expires:
+                    return await self._fail(
+                        request, incoming, attempts, FailureReason.EXPIRED, "expiresAt passed before delivery"
+                    )
+                route = routing.plan_route(
+                    self._views.record_for(request.namespace, request.channel),
+                    namespace=request.namespace,
+                    channel=request.channel,
+                    health=self._views.health,
+                    throttled_until=self.throttled_until,
+                    probes_in_flight=self.probes_in_flight,
+                    now=now,
+                )
+                if isinstance(route, routing.NoProviderConfigured):
+                    return await self._fail(
+                        request, incoming, attempts, FailureReason.NO_PROVIDER_CONFIGURED,
+                        f"no enabled, Ready {request.channel.value} provider in namespace {request.namespace}",
+                    )
+                if isinstance(route, routing.WaitUntil):
+                    if route.at > wait_deadline or now >= wait_deadline:
+                        return await self._fail(
+                            request, incoming, attempts, FailureReason.NO_HEALTHY_PROVIDER,
+                            "every provider was ejected or throttled until the message's deadline",
+                        )
+                    if self._should_hand_back():
+                        await self._out.requeue(
+                            raw=incoming.raw, key=incoming.key, topic=incoming.topic, partition=incoming.partition
+                        )
+                        return Finish.REQUEUED
+                    if not waiting:
+                        self._metrics.waiting.inc()
+                        waiting = True
+                    # Re-plan at least every poll interval: a fresh verdict may end the wait early.
+                    await asyncio.sleep(max(0.0, min(route.at, wait_deadline, now + _WAIT_POLL_SECONDS) - now))
+                    continue
+                tried = len(attempts)
+                finish = await self._try_plan(request, incoming, route, attempts)
+                if finish is not None:
+                    return finish
+                if len(attempts) == tried:
+                    await asyncio.sleep(_WAIT_POLL_SECONDS)  # every planned probe was taken by another message
+                    continue
+                if all(a.outcome is Outcome.THROTTLED for a in attempts[tried:]):
+                    continue  # every candidate throttled: wait for the earliest Retry-After, like an ejection
+                return await self._fail(
+                    request, incoming, attempts, FailureReason.ALL_PROVIDERS_FAILED,
+                    f"all {len(attempts)} attempts failed",
+                )
+        finally:
+            if waiting:
+                self._metrics.waiting.dec()
+
+    async def _try_plan(
+        self, request: AnyRequest, incoming: Incoming, plan: routing.Plan, attempts: list[Attempt]
+    ) -> Finish | None:
+        """Try the plan in order; a Finish on SENT or REJECTED, None when every attempt failed over."""
+        for index, planned in enumerate(plan.attempts):
+            provider = planned.provider
+            if planned.probe:
+                if provider.uid in self.probes_in_flight:
+                    continue
+                self.probes_in_flight.add(provider.uid)
+            try:
+                attempt, result = await self._attempt(request, provider, probe=planned.probe)
+            finally:
+                if planned.probe:
+                    self.probes_in_flight.discard(provider.uid)
+            attempts.append(attempt)
+            if result.outcome is Outcome.SUCCESS:
+                return await self._finish(
+                    request, incoming, attempts, status=DeliveryStatus.SENT, delivered_by=attempt
+                )
+            if result.outcome is Outcome.REJECTED:
+                return await self._fail(
+                    request, incoming, attempts, FailureReason.REJECTED, attempt.error or "rejected by the provider"
+                )
+            if index < len(plan.attempts) - 1:
+                self._metrics.failovers.labels(request.channel.value, provider.name).inc()
+        return None
+
+    async def _fail(
+        self, request: AnyRequest, incoming: Incoming, attempts: list[Attempt], reason: FailureReason, detail: str
+    ) -> Finish:
+        return await self._finish(
+            request, incoming, attempts, status=DeliveryStatus.FAILED, reason=reason, detail=detail
+        )
+
+    async def _finish(
+        self,
+        request: AnyRequest,
+        incoming: Incoming,
+        attempts: list[Attempt],
+        *,
+        status: DeliveryStatus,
+        delivered_by: Attempt | None = None,
+        reason: FailureReason | None = None,
+        detail: str | None = None,
+    ) -> Finish:
+        event = DeliveryEvent(
+            id=request.id,
+            namespace=request.namespace,
+            channel=request.channel,
+            status=status,
+            provider=delivered_by.provider if delivered_by else None,
+            provider_uid=delivered_by.provider_uid if delivered_by else None,
+            provider_message_id=delivered_by.provider_message_id if delivered_by else None,
+            reason=reason,
+            detail=detail[:2048] if detail else None,
+            attempts=attempts,
+            metadata=request.metadata,
+            received_at=incoming.received_at,
+            completed_at=datetime.now(tz=UTC),
+        )
+        await self._out.terminal(event, source_partition=incoming.partition)
+        self._metrics.messages.labels(request.channel.value, status.value, reason.value if reason else "").inc()
+        return Finish.EVENT
+
+    async def _attempt(self, request: AnyRequest, provider: RoutedProvider, *, probe: bool) -> tuple[Attempt, SendResult]:
+        started = self._clock()
+        started_monotonic = time.monotonic()
+        try:
+            resolved = self._credentials.resolve(provider)
+            adapter = get_adapter(provider.package)
+            result = await asyncio.wait_for(
+                adapter.send(request, credentials=resolved.credentials, settings=resolved.settings, client=self._client),
+                timeout=provider.timeout_seconds + self._grace,
+            )
+        except CredentialsUnavailable as exc:
+            result = SendResult(outcome=Outcome.FAIL_AUTH, error=str(exc))
+        except TimeoutError:
+            result = SendResult(outcome=Outcome.FAIL_NETWORK, error="attempt deadline exceeded", possible_duplicate=True)
+        except LookupError as exc:
+            result = SendResult(outcome=Outcome.FAIL_PROVIDER, error=f"no adapter: {exc}")
+        latency_ms = result.latency_ms or (time.monotonic() - started_monotonic) * 1000.0
+        now = self._clock()
+        if result.outcome is Outcome.THROTTLED:
+            self.throttled_until[provider.uid] = core_health.throttle_deadline(result.retry_after_seconds, now=now)
+        channel = request.channel.value
+        self._metrics.sends.labels(channel, provider.name, result.outcome.value).inc()
+        self._metrics.attempt_latency.labels(channel, provider.name).observe(latency_ms / 1000.0)
+        await self._out.outcome(
+            OutcomeRecord(
+                provider_uid=provider.uid,
+                namespace=request.namespace,
+                channel=request.channel,
+                provider=provider.name,
+                outcome=result.outcome,
+                at=datetime.fromtimestamp(now, tz=UTC),
+                latency_ms=round(latency_ms, 3),
+                probe=probe,
+                retry_after_seconds=result.retry_after_seconds,
+            )
+        )
+        attempt = Attempt(
+            provider=provider.name,
+            provider_uid=provider.uid,
+            package=provider.package,
+            outcome=result.outcome,
+            http_status=result.http_status,
+            latency_ms=round(latency_ms, 3),
+            error=result.error[:1024] if result.error else None,
+            possible_duplicate=result.possible_duplicate,
+            probe=probe,
+            provider_message_id=result.provider_message_id,
+            started_at=datetime.fromtimestamp(started, tz=UTC),
+        )
+        return attempt, result

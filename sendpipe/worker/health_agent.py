@@ -1,0 +1,103 @@
+"""The health owner: one state machine per provider, fed from ``sendpipe.outcomes``, publishing verdicts.
+
+``sendpipe.outcomes`` is keyed by provider uid, so the consumer group gives
+each provider's outcomes to exactly one worker (ARCHITECTURE §2). This module
+is the framework-free part of that agent: it turns outcome records into
+``ProviderHealth`` updates and decides what to publish (every transition at
+once, changed figures at most every publish interval). The Faust layer
+persists each machine's compact record in a changelog-backed table (value
+layout below) and produces the verdicts.
+
+Table value: ``>H`` source partition, ``>H`` identity length, identity JSON,
+then ``ProviderHealth.to_record()``. The partition lets the timer and the
+expiry of revoked partitions work without a current Kafka event.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sendpipe.core.health import HealthPolicy, ProviderHealth, ProviderIdentity
+from sendpipe.core.messages import ProviderUid
+from sendpipe.core.outcomes import Channel
+from sendpipe.core.records import HealthVerdict, OutcomeRecord
+
+__all__ = ["HealthOwner", "Owned", "decode_value", "encode_value"]
+
+_PREFIX = struct.Struct(">HH")
+
+
+@dataclass(slots=True)
+class Owned:
+    """One provider this worker owns: its machine, who it is, and the outcomes partition it lives in."""
+
+    health: ProviderHealth
+    identity: ProviderIdentity
+    partition: int
+
+
+def encode_value(owned: Owned) -> bytes:
+    identity = json.dumps(
+        [owned.identity.uid, owned.identity.namespace, owned.identity.channel.value, owned.identity.name]
+    ).encode()
+    return _PREFIX.pack(owned.partition, len(identity)) + identity + owned.health.to_record()
+
+
+def decode_value(data: bytes, *, policy: HealthPolicy) -> Owned:
+    partition, size = _PREFIX.unpack_from(data)
+    uid, namespace, channel, name = json.loads(data[_PREFIX.size : _PREFIX.size + size])
+    health = ProviderHealth.from_record(data[_PREFIX.size + size :], policy=policy)
+    return Owned(health, ProviderIdentity(ProviderUid(uid), namespace, Channel(channel), name), partition)
+
+
+class HealthOwner:
+    """The machines of the providers whose outcome partitions this worker holds."""
+
+    def __init__(self, *, policy: HealthPolicy, rng: random.Random | None = None) -> None:
+        self.policy = policy
+        self._rng = rng or random.Random()
+        self.owned: dict[ProviderUid, Owned] = {}
+
+    def load(self, values: Iterable[bytes]) -> None:
+        """Adopt machines restored from the table (after a restart or rebalance)."""
+        for value in values:
+            try:
+                owned = decode_value(value, policy=self.policy)
+            except (ValueError, struct.error, json.JSONDecodeError):
+                continue
+            self.owned.setdefault(owned.identity.uid, owned)
+
+    def forget_partitions(self, partitions: set[int]) -> None:
+        """Drop machines of revoked partitions: their new owner publishes for them now."""
+        for uid in [uid for uid, owned in self.owned.items() if owned.partition in partitions]:
+            del self.owned[uid]
+
+    def observe(self, record: OutcomeRecord, *, partition: int) -> tuple[Owned, bool]:
+        """Feed one outcome; returns the provider's state and whether its verdict is due now."""
+        owned = self.owned.get(record.provider_uid)
+        if owned is None:
+            owned = Owned(ProviderHealth(self.policy), ProviderIdentity.of(record), partition)
+            self.owned[record.provider_uid] = owned
+        owned.partition = partition
+        owned.health.observe_record(record, rng=self._rng)
+        return owned, owned.health.should_publish(record.at.timestamp())
+
+    def due(self, *, now: float) -> list[Owned]:
+        """Let time pass for every owned provider; those whose verdict should be published now."""
+        result = []
+        for owned in self.owned.values():
+            owned.health.tick(now=now, rng=self._rng)
+            if owned.health.should_publish(now):
+                result.append(owned)
+        return result
+
+    def publish(self, owned: Owned, *, now: float) -> HealthVerdict:
+        """The verdict to produce (expiry and ejection brought up to ``now``); marks it published."""
+        owned.health.tick(now=now, rng=self._rng)
+        verdict = owned.health.verdict(owned.identity, now=now)
+        owned.health.mark_published(now)
+        return verdict
