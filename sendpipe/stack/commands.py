@@ -28,12 +28,9 @@ def _settings(state_dir: str | None) -> StackSettings:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    # The root command configures handlers and format; here only levels.
+    if verbose:
+        logging.getLogger("sendpipe").setLevel(logging.DEBUG)
     # aiokafka logs every refused connection while Kafka boots; that is expected.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 

@@ -137,6 +137,7 @@ def start(*, libs: Path, workdir: Path, broker_port: int, controller_port: int) 
         raise StackError(f"formatting Kafka storage failed: {fmt.stdout}\n{fmt.stderr}")
     return processes.spawn_detached(
         java_command(libs=libs, log4j_config=log4j_config, main="kafka.Kafka", args=[str(config)]),
+        name="kafka",
         log_path=workdir / "kafka.log",
         cwd=workdir,
     )

@@ -76,6 +76,7 @@ def start_etcd(*, etcd: Path, workdir: Path, client_port: int, peer_port: int) -
     workdir.mkdir(parents=True, exist_ok=True)
     return processes.spawn_detached(
         etcd_command(etcd=etcd, data_dir=data_dir, client_port=client_port, peer_port=peer_port),
+        name="etcd",
         log_path=workdir / "etcd.log",
         cwd=workdir,
     )
@@ -93,6 +94,7 @@ def start_apiserver(
             secure_port=secure_port,
             pki=pki,
         ),
+        name="kube-apiserver",
         log_path=workdir / "kube-apiserver.log",
         cwd=workdir,
     )

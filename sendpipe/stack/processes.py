@@ -28,6 +28,7 @@ GRACE_SECONDS = 15.0
 def spawn_detached(
     command: Sequence[str | os.PathLike[str]],
     *,
+    name: str,
     log_path: Path,
     cwd: Path,
     env: dict[str, str] | None = None,
@@ -42,9 +43,9 @@ def spawn_detached(
         timeout=30,
     )
     if out.returncode != 0 or not out.stdout.strip().isdigit():
-        raise StackError(f"could not start {command[0]}: {out.stderr.strip() or out.stdout.strip()}")
+        raise StackError(f"could not start {name} ({command[0]}): {out.stderr.strip() or out.stdout.strip()}")
     pid = int(out.stdout.strip())
-    logger.info("process=%s pid=%d log=%s status=spawned", Path(str(command[0])).name, pid, log_path)
+    logger.info("process=%s pid=%d log=%s status=spawned", name, pid, log_path)
     return pid
 
 

@@ -141,6 +141,7 @@ def test_detached_process_is_stopped_and_leaves_no_zombie(tmp_path: Path) -> Non
     marker = f"{tmp_path}/"
     pid = processes.spawn_detached(
         [sys.executable, "-c", "import time; time.sleep(120)", marker],
+        name="sleeper",
         log_path=tmp_path / "sleep.log",
         cwd=tmp_path,
     )
@@ -154,7 +155,7 @@ def test_process_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: Pat
     marker = f"{tmp_path}/"
     code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(120)"
     log = tmp_path / "stubborn.log"
-    pid = processes.spawn_detached([sys.executable, "-c", code, marker], log_path=log, cwd=tmp_path)
+    pid = processes.spawn_detached([sys.executable, "-c", code, marker], name="stubborn", log_path=log, cwd=tmp_path)
     while "ready" not in log.read_text():
         time.sleep(0.02)
     processes.stop(pid, marker=marker, name="stubborn", grace=0.5)
