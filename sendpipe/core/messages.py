@@ -121,7 +121,18 @@ def describe_validation_error(error: ValidationError) -> str:
     lines = []
     for item in error.errors(include_url=False):
         where = ".".join(str(part) for part in item["loc"]) or "(message)"
-        lines.append(f"{where}: {item['msg']}")
+        message = item["msg"]
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            # pydantic names no field for a bad discriminator; the discriminator is the field.
+            field = str(item.get("ctx", {}).get("discriminator", "channel")).strip("'")
+            where = ".".join([*(str(part) for part in item["loc"]), field])
+            known = ", ".join(channel.value for channel in Channel)
+            message = (
+                f"unknown {field} {item['ctx']['tag']!r}; expected one of {known}"
+                if item["type"] == "union_tag_invalid"
+                else f"missing; expected one of {known}"
+            )
+        lines.append(f"{where}: {message}")
     return "; ".join(lines)
 
 
