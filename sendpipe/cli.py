@@ -17,6 +17,8 @@ from sendpipe import logs
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS: dict[str, str] = {
     "stack": "sendpipe.stack.commands:stack",
+    "operator": "sendpipe.operator.commands:operator",
+    "providers": "sendpipe.operator.commands:providers",
     "send": "sendpipe.console.messages:send",
     "events": "sendpipe.console.messages:events",
 }
