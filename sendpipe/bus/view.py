@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+METADATA_RETRIES = 40
+
 
 class TopicMissingError(RuntimeError):
     pass
@@ -72,8 +74,16 @@ class CompactedView(Generic[T]):
         )
         await consumer.start()
         try:
-            await consumer.topics()  # refreshes metadata
-            partitions = consumer.partitions_for_topic(self.topic)
+            partitions = None
+            # A topic created moments ago may not be in the metadata yet: retry briefly.
+            for _ in range(METADATA_RETRIES):
+                # consumer.topics() returns a fresh ClusterMetadata but does not update the
+                # consumer's own (partitions_for_topic reads that): ask the client directly.
+                cluster = await consumer._client.fetch_all_metadata()
+                partitions = cluster.partitions_for_topic(self.topic)
+                if partitions:
+                    break
+                await asyncio.sleep(0.25)
             if not partitions:
                 raise TopicMissingError(
                     f"topic {self.topic!r} does not exist: start the operator (it creates it) or create it"

@@ -19,4 +19,5 @@ def worker() -> None:
 
     from sendpipe.worker.app import app, worker_settings
 
+    worker_settings.data_dir.mkdir(parents=True, exist_ok=True)
     Worker(app, loglevel=worker_settings.log_level, quiet=True).execute_from_commandline()
