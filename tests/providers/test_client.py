@@ -1,0 +1,148 @@
+"""The shared client: every httpx exception mapped, deadlines, refused connections, Retry-After, scrubbing."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+import sendpipe.providers as providers
+from sendpipe.core.outcomes import Outcome
+from sendpipe.providers.client import EXCEPTION_MAP, HttpCall, ProviderClient, TransportFailure, translate
+from sendpipe.providers.result import SendResult, parse_retry_after, scrub
+
+HTTPX_EXCEPTIONS = sorted(
+    (getattr(httpx, name) for name in httpx.__all__
+     if isinstance(getattr(httpx, name), type) and issubclass(getattr(httpx, name), Exception)),
+    key=lambda klass: klass.__name__,
+)
+
+
+def test_public_names_are_complete() -> None:
+    exported = {name for name in dir(providers) if not name.startswith("_") and name[0].isupper()}
+    assert exported - {"TYPE_CHECKING"} <= set(providers.__all__) | {"ADAPTERS"}
+    for name in providers.__all__:
+        assert hasattr(providers, name)
+
+
+@pytest.mark.parametrize("klass", HTTPX_EXCEPTIONS, ids=lambda k: k.__name__)
+def test_every_httpx_exception_is_mapped_explicitly(klass: type[Exception]) -> None:
+    assert klass in EXCEPTION_MAP, f"{klass.__name__} has no explicit outcome"
+    if klass is httpx.HTTPStatusError:
+        exc: Exception = klass("boom", request=httpx.Request("GET", "http://x"), response=httpx.Response(500))
+    elif klass in (httpx.RequestNotRead, httpx.ResponseNotRead, httpx.StreamClosed, httpx.StreamConsumed):
+        exc = klass()
+    else:
+        exc = klass("boom")
+    failure = translate(exc, request_sent=True, latency_ms=1.0)
+    assert isinstance(failure, TransportFailure) and failure.outcome in Outcome
+
+
+@pytest.mark.parametrize(
+    ("klass", "sent", "outcome", "duplicate"),
+    [
+        (httpx.ConnectError, False, Outcome.FAIL_NETWORK, False),
+        (httpx.ConnectTimeout, False, Outcome.FAIL_NETWORK, False),
+        (httpx.PoolTimeout, False, Outcome.FAIL_NETWORK, False),
+        (httpx.ReadTimeout, True, Outcome.FAIL_NETWORK, True),
+        (httpx.WriteTimeout, False, Outcome.FAIL_NETWORK, False),
+        (httpx.RemoteProtocolError, True, Outcome.FAIL_NETWORK, True),
+        (httpx.RemoteProtocolError, False, Outcome.FAIL_NETWORK, False),
+        (httpx.ReadError, True, Outcome.FAIL_NETWORK, True),
+        (httpx.DecodingError, True, Outcome.FAIL_PROVIDER, True),
+        (httpx.UnsupportedProtocol, False, Outcome.FAIL_NETWORK, False),
+    ],
+)
+def test_duplicates_only_when_the_request_may_have_arrived(
+    klass: type[Exception], sent: bool, outcome: Outcome, duplicate: bool
+) -> None:
+    failure = translate(klass("x"), request_sent=sent, latency_ms=0.0)
+    assert (failure.outcome, failure.possible_duplicate) == (outcome, duplicate)
+
+
+def test_non_httpx_exceptions_are_not_swallowed() -> None:
+    with pytest.raises(TypeError):
+        translate(ValueError("bug"), request_sent=False, latency_ms=0.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("7", 7.0), ("0.5", 0.5), (None, None), ("", None), ("soon", None), ("-3", 0.0), ("99999", 3600.0),
+     ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+)
+def test_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value) == expected
+
+
+def test_retry_after_http_date_in_the_future() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412480.0) == 30.0
+
+
+def test_scrub_removes_secrets() -> None:
+    result = SendResult(outcome=Outcome.FAIL_AUTH, error="key sk-123456 rejected")
+    assert scrub(result, ["sk-123456"]).error == "key *** rejected"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_refused_connection_is_a_network_failure_without_duplicate(client: ProviderClient) -> None:
+    call = HttpCall(method="POST", url=f"http://127.0.0.1:{_free_port()}/x", json_body={})
+    with pytest.raises(TransportFailure) as caught:
+        await client.execute(call, timeout=2.0)
+    assert caught.value.outcome is Outcome.FAIL_NETWORK and not caught.value.possible_duplicate
+
+
+@pytest.fixture
+async def closing_server() -> AsyncIterator[int]:
+    """Reads a whole request, then closes the connection without answering."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read(2)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+async def test_disconnect_after_the_request_is_a_possible_duplicate(client: ProviderClient, closing_server: int) -> None:
+    call = HttpCall(method="POST", url=f"http://127.0.0.1:{closing_server}/x", json_body={})
+    with pytest.raises(TransportFailure) as caught:
+        await client.execute(call, timeout=2.0)
+    assert caught.value.outcome is Outcome.FAIL_NETWORK and caught.value.possible_duplicate
+
+
+@pytest.fixture
+async def silent_server() -> AsyncIterator[int]:
+    """Accepts and reads, never answers."""
+    done = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await done.wait()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    done.set()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_deadline_covers_the_whole_attempt(client: ProviderClient, silent_server: int) -> None:
+    call = HttpCall(method="POST", url=f"http://127.0.0.1:{silent_server}/x", json_body={"a": 1})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TransportFailure) as caught:
+        await client.execute(call, timeout=0.3)
+    assert loop.time() - started < 2.0
+    assert caught.value.outcome is Outcome.FAIL_NETWORK and caught.value.possible_duplicate
+    assert caught.value.latency_ms >= 250
