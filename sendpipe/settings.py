@@ -151,8 +151,8 @@ class OperatorSettings(BaseSettings):
     probe_port: int = Field(default=8080, ge=0, le=65535)
     # Watch requests end after this long (server side) / are abandoned after this long (client side),
     # so a silently dead watch reconnects.
-    watch_server_timeout_seconds: float = Field(default=300.0, gt=0)
-    watch_client_timeout_seconds: float = Field(default=330.0, gt=0)
+    watch_server_timeout_seconds: int = Field(default=300, gt=0)
+    watch_client_timeout_seconds: int = Field(default=330, gt=0)
     # Events' reportingComponent.
     component_name: str = "sendpipe-operator"
     # Parallel status patches.

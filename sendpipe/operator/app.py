@@ -18,9 +18,26 @@ from sendpipe.operator.kube import KubeClient, load_api_client
 from sendpipe.operator.runtime import Runtime
 from sendpipe.settings import KafkaSettings, OperatorSettings, SealingSettings, TopicSettings
 
-__all__ = ["configure_kopf", "serve"]
+__all__ = ["configure_kopf", "configure_logging", "serve"]
 
 log = logging.getLogger(__name__)
+
+_KOPF_EXTRAS = ("settings", "k8s_skip", "k8s_ref")
+
+
+def _drop_kopf_extras(record: logging.LogRecord) -> bool:
+    """Kopf attaches its whole settings object to per-object records; keep structured logs small."""
+    for name in _KOPF_EXTRAS:
+        record.__dict__.pop(name, None)
+    return True
+
+
+def configure_logging() -> None:
+    """Kopf's per-event success lines and aiohttp's access log only at WARNING and above."""
+    for name in ("kopf.objects", "kopf.activities", "aiohttp.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_drop_kopf_extras)
 
 
 def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSettings) -> None:
@@ -48,6 +65,7 @@ async def serve(
     stop_flag: asyncio.Event | None = None,
 ) -> None:
     """Run the operator until it is signalled (SIGTERM/SIGINT) or ``stop_flag`` is set."""
+    configure_logging()
     api = load_api_client(settings.kubeconfig, pool_size=settings.status_concurrency + 2)
     kube = KubeClient(api, component=settings.component_name, workers=settings.status_concurrency + 2)
     runtime = Runtime(settings=settings, kafka=kafka, topics=topics, sealing=sealing, kube=kube)
