@@ -109,6 +109,8 @@ class WorkerSettings(BaseSettings):
     )
     # Publish unchanged health figures at most this often (seconds); transitions go at once.
     health_publish_interval_seconds: float = Field(default=10.0, gt=0)
+    # Ejection of an unhealthy provider: this × k (k ejections in a row), capped at 5 min; tests shorten it.
+    health_ejection_base_seconds: float = Field(default=30.0, gt=0)
 
 
 class SealingSettings(BaseSettings):

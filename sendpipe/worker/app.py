@@ -108,7 +108,10 @@ latency_window = _windowed("health-latency-ms", float)
 
 metrics = Metrics()
 health_owner = health_agent.HealthOwner(
-    policy=HealthPolicy(publish_interval_seconds=worker_settings.health_publish_interval_seconds)
+    policy=HealthPolicy(
+        publish_interval_seconds=worker_settings.health_publish_interval_seconds,
+        ejection_base_seconds=worker_settings.health_ejection_base_seconds,
+    )
 )
 dedupe = DedupeTable(
     data=dedupe_table.data,
