@@ -54,6 +54,9 @@ __all__ = [
 ]
 
 
+_MAX_AGE_LIMIT = 2**31 / 1000 / 2  # half the uint32 record offset, in seconds (~12 days)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HealthPolicy:
     """Every number of the health rules; the defaults are ARCHITECTURE §5's."""
@@ -84,6 +87,8 @@ class HealthPolicy:
             raise ValueError("max_consecutive_failures and probe_successes must be at least 1")
         if min(self.max_age_seconds, self.ejection_base_seconds, self.ejection_cap_seconds) <= 0:
             raise ValueError("durations must be positive")
+        if self.max_age_seconds > _MAX_AGE_LIMIT:
+            raise ValueError(f"max_age_seconds is at most {_MAX_AGE_LIMIT:g} (window ages are 31-bit milliseconds)")
         if self.throttle_default_seconds < 0 or self.throttle_cap_seconds < 0 or self.publish_interval_seconds < 0:
             raise ValueError("throttle and publish durations must not be negative")
 
@@ -136,8 +141,9 @@ def _utc(epoch: float) -> datetime:
 class ProviderHealth:
     """The health of one provider. Mutating methods take ``now`` (epoch seconds) and a random source.
 
-    The window is a ring of entries, each an int ``timestamp_ms << 1 | failed``,
-    with a running failure count, so an update never rescans the window.
+    The window is a ring of entries, each an int ``timestamp_ms << 1 | failed``
+    (a ring of failure bits with their timestamps), with a running failure
+    count, so an update never rescans the window.
     """
 
     __slots__ = (
@@ -407,7 +413,11 @@ class ProviderHealth:
     # -- serialization ---------------------------------------------------------------------
 
     def to_record(self) -> bytes:
-        """A compact record: fixed header, then window timestamps (ms offsets) and failure bits."""
+        """A compact record: a fixed header, then one uint32 per window entry.
+
+        Each entry is its age relative to the oldest entry in milliseconds,
+        shifted left by one, with the failure bit in bit 0: 4 bytes per outcome.
+        """
         entries = self._entries
         count = len(entries)
         base = entries[0] >> 1 if count else 0
@@ -424,11 +434,8 @@ class ProviderHealth:
             self._streak, self._ejected_until or 0.0, self._throttled_until, self._clock,
             self._last_transition or 0.0, self._last_published or 0.0, count, base,
         )
-        offsets = struct.pack(f"<{count}I", *((entry >> 1) - base for entry in entries))
-        bits = 0
-        for index, entry in enumerate(entries):
-            bits |= (entry & 1) << index
-        return header + offsets + bits.to_bytes((count + 7) // 8, "little")
+        shift = base << 1
+        return header + struct.pack(f"<{count}I", *[entry - shift for entry in entries])
 
     @classmethod
     def from_record(cls, data: bytes, *, policy: HealthPolicy = DEFAULT_POLICY) -> ProviderHealth:
@@ -437,17 +444,13 @@ class ProviderHealth:
             raise ValueError("not a health record of this version")
         (_, state, phase, flags, ejections, probes, streak, ejected_until, throttled_until, clock,
          last_transition, last_published, count, base) = _HEADER.unpack_from(data)
-        if len(data) != _HEADER.size + 4 * count + (count + 7) // 8:
+        if len(data) != _HEADER.size + 4 * count:
             raise ValueError("health record has the wrong length")
-        offsets = struct.unpack_from(f"<{count}I", data, _HEADER.size)
-        bits = int.from_bytes(data[_HEADER.size + 4 * count:], "little")
+        shift = base << 1
+        offsets = struct.unpack_from(f"<{count}I", data, _HEADER.size)[-policy.window_size:]
         health = cls(policy)
-        health._entries.extend(
-            (base + offset) << 1 | (bits >> index) & 1 for index, offset in enumerate(offsets)
-        )
-        while len(health._entries) > policy.window_size:
-            health._entries.popleft()
-        health._failures = sum(entry & 1 for entry in health._entries)
+        health._entries.extend([shift + offset for offset in offsets])
+        health._failures = sum([offset & 1 for offset in offsets])
         health._state = _STATES[state]
         health._phase = Phase(phase)
         health._recovered = bool(flags & _RECOVERED)
