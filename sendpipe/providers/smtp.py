@@ -79,6 +79,8 @@ def translate(exc: BaseException, *, data_sent: bool) -> tuple[Outcome, str, boo
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         outcome = Outcome.FAIL_AUTH if exc.code in (530, 534, 535, 538) else Outcome.FAIL_PROVIDER
         return outcome, f"{exc.code} {exc.message}", False
+    if isinstance(exc, aiosmtplib.SMTPException) and "AUTH" in str(exc):  # server offers no AUTH: settings mismatch
+        return Outcome.FAIL_AUTH, f"SMTP error: {exc}", False
     if isinstance(exc, aiosmtplib.SMTPException | OSError):
         return Outcome.FAIL_PROVIDER, f"SMTP error: {exc}", data_sent
     raise TypeError(f"not an SMTP exception: {type(exc).__name__}") from exc

@@ -15,6 +15,7 @@ import random
 import secrets
 import ssl
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -136,10 +137,16 @@ class SmtpServers:
         fault = self.state.fault(NAME)
         if fault is not None and fault.outage == "drop":
             raise ConnectionAbortedError
+        with warnings.catch_warnings():  # aiosmtpd warns about AUTH without STARTTLS; here TLS is implicit
+            warnings.simplefilter("ignore")
+            return self._smtp(starttls=starttls)
+
+    def _smtp(self, *, starttls: bool) -> SMTP:
         return SMTP(
             _Handler(self.state), hostname="sendpipe-simulator", tls_context=self._context() if starttls else None,
             require_starttls=starttls, authenticator=self._authenticate, auth_required=True,
-            auth_require_tls=True, decode_data=False,
+            auth_require_tls=starttls,  # the implicit-TLS listener is encrypted from the first byte
+            decode_data=False,
         )
 
     async def start(self) -> None:
