@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 FORBIDDEN = ("kopf", "faust", "aiokafka", "httpx", "kubernetes", "aiosmtplib", "pydantic_settings", "yaml", "click")
-MODULES = ("catalog", "crd", "generate", "health", "messages", "outcomes", "provider", "records", "routing", "schemas",
+MODULES = ("catalog", "crd", "generate", "health", "healthpolicy", "messages", "outcomes", "provider", "records", "routing", "schemas",
            "wire")
 
 
