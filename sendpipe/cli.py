@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "providers": "sendpipe.operator.commands:providers",
     "send": "sendpipe.console.messages:send",
     "events": "sendpipe.console.messages:events",
+    "generate": "sendpipe.console.generate:generate",
 }
 
 

@@ -222,7 +222,7 @@ def build_crd() -> Schema:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": CRD_NAME,
-            "annotations": {"sendpipe.io/generated-by": "python -m sendpipe.core.generate"},
+            "annotations": {"sendpipe.io/generated-by": "sendpipe generate"},
         },
         "spec": {
             "group": GROUP,
