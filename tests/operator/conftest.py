@@ -72,8 +72,8 @@ async def _read_topic(bootstrap: str, topic: str) -> Records:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = consumer.partitions_for_topic(topic) or set()
+        cluster = await consumer._client.fetch_all_metadata()  # consumer.topics() leaves its own metadata stale
+        partitions = cluster.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:
             return Records([])
@@ -82,7 +82,7 @@ async def _read_topic(bootstrap: str, topic: str) -> Records:
         end = await consumer.end_offsets(tps)
         items: list[tuple[str, dict[str, Any] | None]] = []
         raw: list[bytes] = []
-        while any(await consumer.position(tp) < end[tp] for tp in tps):
+        while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
