@@ -22,7 +22,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from sendpipe.settings import StackSettings
-from sendpipe.stack import StackInfo, ensure_stack, stop_stack
+from sendpipe.stack import StackInfo, shared_stack
 from sendpipe.stack.kafka import run_coroutine
 from sendpipe.stack.kubectl import Kubectl
 
@@ -44,11 +44,10 @@ def stack_settings() -> StackSettings:
 
 @pytest.fixture(scope="session")
 def stack(stack_settings: StackSettings) -> Iterator[StackInfo]:
-    """The running local stack (started here if none is running; first build takes minutes)."""
-    info = ensure_stack(stack_settings)
-    yield info
-    if info.started:
-        stop_stack(stack_settings)
+    """The running local stack: started here if none runs (first build takes minutes), and
+    stopped at the end only if this session started it and no other session still uses it."""
+    with shared_stack(stack_settings) as info:
+        yield info
 
 
 @pytest.fixture(scope="session")

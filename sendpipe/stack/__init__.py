@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sendpipe.stack.errors import StackError
 from sendpipe.stack.lifecycle import build, ensure_stack, find_stack, stack_status, stop_stack
+from sendpipe.stack.sessions import shared_stack
 from sendpipe.stack.state import StackInfo
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "build",
     "ensure_stack",
     "find_stack",
+    "shared_stack",
     "stack_status",
     "stop_stack",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,15 +77,25 @@ def find_stack(settings: StackSettings) -> StackInfo | None:
 
 def ensure_stack(settings: StackSettings) -> StackInfo:
     """Reuse the running stack of ``settings``' state directory, or build and start one."""
+    with state_lock(settings):
+        return ensure_stack_locked(settings)
+
+
+def state_lock(settings: StackSettings) -> AbstractContextManager[None]:
+    """The lock that serialises every start, stop and lease of one state directory."""
+    return tools.file_lock(settings.resolved_state_dir / ".lock")
+
+
+def ensure_stack_locked(settings: StackSettings) -> StackInfo:
+    """``ensure_stack`` for a caller that already holds ``state_lock``."""
     state_dir = settings.resolved_state_dir
-    with tools.file_lock(state_dir / ".lock"):
-        found = find_stack(settings)
-        if found is not None:
-            logger.info("state_dir=%s status=reused kafka=%s api=%s", state_dir, found.kafka_bootstrap, found.api_server_url)
-            return found
-        _stop_recorded(state_dir)
-        artifacts = build(settings)
-        return StackInfo.from_state(_start(settings, artifacts), started=True)
+    found = find_stack(settings)
+    if found is not None:
+        logger.info("state_dir=%s status=reused kafka=%s api=%s", state_dir, found.kafka_bootstrap, found.api_server_url)
+        return found
+    _stop_recorded(state_dir)
+    artifacts = build(settings)
+    return StackInfo.from_state(_start(settings, artifacts), started=True)
 
 
 def _start(settings: StackSettings, artifacts: Artifacts) -> StackState:
@@ -172,9 +183,14 @@ def _stop_recorded(state_dir: Path) -> list[str]:
 
 def stop_stack(settings: StackSettings) -> list[str]:
     """Stop the stack of ``settings``' state directory; returns the names of the processes stopped."""
+    with state_lock(settings):
+        return stop_stack_locked(settings)
+
+
+def stop_stack_locked(settings: StackSettings) -> list[str]:
+    """``stop_stack`` for a caller that already holds ``state_lock``."""
     state_dir = settings.resolved_state_dir
-    with tools.file_lock(state_dir / ".lock"):
-        stopped = _stop_recorded(state_dir)
+    stopped = _stop_recorded(state_dir)
     logger.info("state_dir=%s status=down stopped=%s", state_dir, ",".join(stopped) or "-")
     return stopped
 

@@ -121,5 +121,6 @@ def load_pids(state_dir: Path) -> list[ProcessRecord]:
 
 
 def clear(state_dir: Path) -> None:
-    (state_dir / STATE_FILE).unlink(missing_ok=True)
-    (state_dir / PIDS_FILE).unlink(missing_ok=True)
+    """Forget the stack: state, pids and who started it (session leases are left to their owners)."""
+    for name in (STATE_FILE, PIDS_FILE, "started-by-session"):
+        (state_dir / name).unlink(missing_ok=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,7 +14,7 @@ import yaml
 from kubernetes import config as k8s_config
 
 from sendpipe.settings import StackSettings
-from sendpipe.stack import gobuild, kafka, maven, pki, ports, processes, tools
+from sendpipe.stack import gobuild, kafka, maven, pki, ports, processes, sessions, tools
 from sendpipe.stack.commands import env_exports
 from sendpipe.stack.errors import StackError
 from sendpipe.stack.state import StackInfo
@@ -160,3 +162,12 @@ def test_process_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: Pat
         time.sleep(0.02)
     processes.stop(pid, marker=marker, name="stubborn", grace=0.5)
     assert not processes.is_running(pid)
+
+
+def test_leases_of_dead_sessions_are_dropped(tmp_path: Path) -> None:
+    (tmp_path / str(os.getpid())).touch()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / dead.stdout.strip()).touch()
+    (tmp_path / "junk").touch()
+    assert sessions._live_leases(tmp_path) == [os.getpid()]
+    assert [p.name for p in tmp_path.iterdir()] == [str(os.getpid())]
