@@ -70,8 +70,18 @@ class HealthSync:
         )
 
     async def start(self) -> None:
+        """Read the topic in full, then give every known Provider its latest verdict.
+
+        Verdicts replayed during the catch-up are not applied one by one: only
+        the latest per Provider counts, compared with the state its status
+        already shows, so a restart records no stale transitions.
+        """
         await self.view.start()
         await self.view.wait_ready(60)
+        for entry in list(self._model.providers.values()):
+            verdict = self.view.get(entry.uid)
+            if verdict is not None and entry.health is None:
+                self._apply(entry, verdict)
 
     async def stop(self) -> None:
         await self.view.stop()
@@ -84,11 +94,13 @@ class HealthSync:
         if previous is not None:
             entry.health = previous.health
             return
-        verdict = self.view.get(entry.uid)
+        verdict = self.view.get(entry.uid) if self.view.ready else None
         if verdict is not None:
             self._apply(entry, verdict)
 
     def _on_change(self, key: str, verdict: HealthVerdict | None) -> None:
+        if not self.view.ready:
+            return  # catching up: start() applies the latest verdicts once the view is complete
         entry = self._model.providers.get(key)
         if entry is None:
             return  # unknown or deleted Provider: ignored
