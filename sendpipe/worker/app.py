@@ -19,16 +19,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from datetime import timedelta
 from typing import Any
 
 import faust
+import faust.streams as faust_streams
 from mode import Service
 
 from sendpipe.bus import admin
 from sendpipe.bus.connection import ssl_context
 from sendpipe.core.health import HealthPolicy
-from sendpipe.core.outcomes import Channel
+from sendpipe.core.outcomes import Channel, Outcome
 from sendpipe.core.records import HealthVerdict, OutcomeRecord
 from sendpipe.core.sealing import Keyring
 from sendpipe.providers import ProviderClient
@@ -215,22 +217,44 @@ for _channel in CHANNELS:
 
 @app.agent(outcomes_topic, name="sendpipe.health", concurrency=1)
 async def health(stream: Any) -> None:
-    """Outcomes → state machines (one owner per provider) → verdicts; windowed figures per provider."""
-    async for event in stream.events():
-        try:
-            record = OutcomeRecord.model_validate_json(event.value)
-        except ValueError:
-            log.warning("undecodable outcome record skipped", extra={"offset": event.message.offset})
-            continue
-        uid = record.provider_uid
-        sends_window[uid] += 1
-        if record.outcome.is_failure or record.outcome.value in ("THROTTLED", "REJECTED"):
-            failures_window[f"{uid}|{record.outcome.value}"] += 1
-        latency_window[uid] += record.latency_ms
-        owned, due = health_owner.observe(record, partition=event.message.partition)
-        if due:
-            await _publish(owned, now=max(time.time(), record.at.timestamp()))
-        await _persist(owned)
+    """Outcomes → state machines (one owner per provider) → verdicts; windowed figures per provider.
+
+    Batched (``take_events``): each outcome goes through its provider's machine at
+    once (transitions are published before the next record), while the windowed
+    tables get one aggregated update per provider and batch, in the context of
+    that provider's last event (same partition: outcomes are keyed by uid).
+    """
+    async for events in stream.take_events(500, within=0.02):
+        figures: dict[str, health_agent.WindowDelta] = {}
+        touched: dict[str, health_agent.Owned] = {}
+        for event in events:
+            try:
+                record = OutcomeRecord.model_validate_json(event.value)
+            except ValueError:
+                log.warning("undecodable outcome record skipped", extra={"offset": event.message.offset})
+                continue
+            owned, due = health_owner.observe(record, partition=event.message.partition)
+            metrics.outcomes.inc()
+            if due:
+                await _publish(owned, now=max(time.time(), record.at.timestamp()))
+            touched[record.provider_uid] = owned
+            figures.setdefault(record.provider_uid, health_agent.WindowDelta()).add(record, event)
+        for uid, delta in figures.items():
+            await _persist(touched[uid])
+            _update_windows(uid, delta)
+
+
+def _update_windows(uid: str, delta: health_agent.WindowDelta) -> None:
+    # Faust's table writes take their partition and event time from the "current event";
+    # outside the stream iterator we set it to this provider's last event explicitly.
+    token = faust_streams._current_event.set(weakref.ref(delta.last_event))
+    try:
+        sends_window[uid] += delta.sends
+        latency_window[uid] += delta.latency_ms
+        for outcome, count in delta.failures.items():
+            failures_window[f"{uid}|{outcome}"] += count
+    finally:
+        faust_streams._current_event.reset(token)
 
 
 async def _publish(owned: health_agent.Owned, *, now: float) -> None:
@@ -297,13 +321,25 @@ async def healthz_page(web: Any, request: Any) -> Any:
 
 @app.page("/metrics")
 async def metrics_page(web: Any, request: Any) -> Any:
-    return web.bytes(metrics.render(), content_type=CONTENT_TYPE)
+    return web.bytes(metrics.render(), content_type=CONTENT_TYPE.partition(";")[0] + "; version=0.0.4")
 
 
 @app.page("/views")
 async def views_page(web: Any, request: Any) -> Any:
     """A credential-free digest of this worker's routing and health views (to compare workers)."""
     return web.json(views.snapshot())
+
+
+def _window_figures(uid: str) -> dict[str, Any]:
+    """This minute's windowed figures of one owned provider (wall-clock window)."""
+    sends = sends_window[uid].now()
+    failures = {o.value: failures_window[f"{uid}|{o.value}"].now() for o in Outcome if o is not Outcome.SUCCESS}
+    latency = latency_window[uid].now()
+    return {
+        "sends": sends,
+        "failures": {k: v for k, v in failures.items() if v},
+        "mean_latency_ms": round(latency / sends, 3) if sends else None,
+    }
 
 
 @app.page("/stats")
@@ -314,6 +350,7 @@ async def stats_page(web: Any, request: Any) -> Any:
             "finished": {k.value: v for k, v in dispatcher.finished.items()} if dispatcher else {},
             "in_flight": dispatcher.in_flight if dispatcher else 0,
             "owned_providers": sorted(health_owner.owned),
+            "windows": {uid: _window_figures(uid) for uid in sorted(health_owner.owned)},
             "dedupe_entries": len(dedupe.data),
         }
     )

@@ -19,14 +19,15 @@ import json
 import random
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sendpipe.core.health import HealthPolicy, ProviderHealth, ProviderIdentity
 from sendpipe.core.messages import ProviderUid
-from sendpipe.core.outcomes import Channel
+from sendpipe.core.outcomes import Channel, Outcome
 from sendpipe.core.records import HealthVerdict, OutcomeRecord
 
-__all__ = ["HealthOwner", "Owned", "decode_value", "encode_value"]
+__all__ = ["HealthOwner", "Owned", "WindowDelta", "decode_value", "encode_value"]
 
 _PREFIX = struct.Struct(">HH")
 
@@ -38,6 +39,23 @@ class Owned:
     health: ProviderHealth
     identity: ProviderIdentity
     partition: int
+
+
+@dataclass(slots=True)
+class WindowDelta:
+    """One provider's contribution of a batch to the windowed tables (sends, failures by outcome, latency)."""
+
+    sends: int = 0
+    latency_ms: float = 0.0
+    failures: dict[str, int] = field(default_factory=dict)
+    last_event: Any = None
+
+    def add(self, record: OutcomeRecord, event: Any) -> None:
+        self.sends += 1
+        self.latency_ms += record.latency_ms
+        if record.outcome is not Outcome.SUCCESS:
+            self.failures[record.outcome.value] = self.failures.get(record.outcome.value, 0) + 1
+        self.last_event = event
 
 
 def encode_value(owned: Owned) -> bytes:

@@ -53,6 +53,9 @@ class Metrics:
         self.duplicates = Counter(
             "sendpipe_duplicates_skipped", "Redelivered messages skipped by the dedupe table.", ["channel"], registry=r
         )
+        self.outcomes = Counter(
+            "sendpipe_health_outcomes", "Outcome records folded into provider health by this worker.", registry=r
+        )
         self.in_flight = Gauge("sendpipe_in_flight", "Messages being processed now.", registry=r)
         self.waiting = Gauge(
             "sendpipe_waiting", "Messages waiting for an ejected or throttled provider to recover.", registry=r
