@@ -171,7 +171,7 @@ def ensure_kube_binaries(cache_dir: Path, kubernetes_version: str) -> KubeBinari
         log = home / "build.log"
         logger.info(
             "kubernetes_version=%s etcd_version=%s status=building log=%s "
-            "(first build takes 10-20 minutes on 2 cores and a few hundred MB of modules)",
+            "(first build takes minutes: about 8 on 2 cores, plus a few hundred MB of modules)",
             kubernetes_version,
             parsed.etcd_version,
             log,
