@@ -68,6 +68,16 @@ class Records:
         return sum(1 for k, _ in self.items if key is None or k == key)
 
 
+def _decode(value: bytes | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        decoded = json.loads(value)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {"_undecodable": True}
+    return decoded if isinstance(decoded, dict) else {"_value": decoded}
+
+
 async def _read_topic(bootstrap: str, topic: str) -> Records:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
@@ -88,10 +98,39 @@ async def _read_topic(bootstrap: str, topic: str) -> Records:
                 for record in records:
                     key = (record.key or b"").decode()
                     raw.append((record.key or b"") + b"\0" + (record.value or b""))
-                    items.append((key, json.loads(record.value) if record.value is not None else None))
+                    items.append((key, _decode(record.value)))
         return Records(items, raw)
     finally:
         await consumer.stop()
+
+
+async def _read_all_raw(bootstrap: str) -> dict[str, list[bytes]]:
+    """Every record of every topic (key and value bytes), with one consumer assigned to all partitions."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        tps = [TopicPartition(topic, p) for topic in sorted(cluster.topics())
+               for p in sorted(cluster.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        pending = {tp for tp in tps if end[tp] > 0}
+        out: dict[str, list[bytes]] = {}
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=10000)
+            for tp, records in batches.items():
+                out.setdefault(tp.topic, []).extend(
+                    (record.key or b"") + b"\0" + (record.value or b"") for record in records)
+            pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}
+        return out
+    finally:
+        await consumer.stop()
+
+
+def read_all_topics(bootstrap: str) -> dict[str, list[bytes]]:
+    return run_coroutine(_read_all_raw(bootstrap))
 
 
 def read_topic(bootstrap: str, topic: str) -> Records:

@@ -63,6 +63,8 @@ def test_secret_missing_then_key_missing_then_fixed(operator_env: OperatorEnv, k
     assert conditions["CredentialsValid"]["status"] == "True"
     assert conditions["Published"]["status"] == "True"
     assert set(conditions) == {"Ready", "CredentialsValid", "Published", "Healthy"}
+    # Kopf keeps no bookkeeping in status and puts no finalizer on Providers (deletion never blocks)
+    assert "kopf" not in body["status"] and not body["metadata"].get("finalizers")
 
     # Deleting the Secret takes the Provider out again, naming the Secret.
     kubectl("delete", "secret", "ses-creds", "-n", ns)
