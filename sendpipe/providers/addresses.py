@@ -7,8 +7,10 @@ Providers disagree on how to write the same address (``"Acme <a@x>"`` vs
 from __future__ import annotations
 
 import email.utils
+from functools import lru_cache
 
 
+@lru_cache(maxsize=1024)
 def split_address(value: str) -> tuple[str | None, str]:
     """``"Acme <noreply@acme.example>"`` -> ("Acme", "noreply@acme.example"); a bare address has no name."""
     name, address = email.utils.parseaddr(value)

@@ -88,7 +88,8 @@ class HttpAdapter:
             except (MalformedReply, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
                 result = failure(Outcome.FAIL_PROVIDER, f"malformed reply (HTTP {reply.status}): {exc}", status=reply.status)
             result = result.with_latency(latency)
-        result = scrub(result, secret_values(credentials))
+        if result.error is not None:
+            result = scrub(result, secret_values(credentials))
         log_attempt(self.package, request, result)
         return result
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from sendpipe.core.outcomes import Outcome
+from sendpipe.providers.transport import REQUEST_SENT_EVENT, AiohttpTransport
 
 __all__ = ["HttpCall", "ProviderClient", "Reply", "TransportFailure", "EXCEPTION_MAP"]
 
@@ -121,12 +122,16 @@ class _SentTracker:
         self.sent = False
 
     async def __call__(self, event: str, info: Mapping[str, Any]) -> None:
-        if event.endswith("send_request_body.complete"):
+        if event.endswith("send_request_body.complete") or event == REQUEST_SENT_EVENT:
             self.sent = True
 
 
 class ProviderClient:
-    """One per worker process; share it across adapters and messages. Use as an async context manager or call aclose()."""
+    """One per worker process; share it across adapters and messages. Use as an async context manager or call aclose().
+
+    The default transport pools connections with aiohttp (see transport.py); pass
+    ``transport=httpx.AsyncHTTPTransport()`` for httpx's own (respx mocks that one).
+    """
 
     def __init__(
         self,
@@ -144,9 +149,9 @@ class ProviderClient:
         )
         self._http = httpx.AsyncClient(
             limits=limits,
+            transport=transport if transport is not None else AiohttpTransport(limits=limits, verify=verify),
             timeout=httpx.Timeout(10.0),
             verify=verify,
-            transport=transport,
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": USER_AGENT},

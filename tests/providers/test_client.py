@@ -86,6 +86,14 @@ def test_scrub_removes_secrets() -> None:
     assert scrub(result, ["sk-123456"]).error == "key *** rejected"
 
 
+@pytest.fixture(params=["aiohttp", "httpcore"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[ProviderClient]:
+    """Both transports must fail the same way."""
+    transport = httpx.AsyncHTTPTransport() if request.param == "httpcore" else None
+    async with ProviderClient(transport=transport) as provider_client:
+        yield provider_client
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -5,6 +5,8 @@ No simulator is involved, so a simulator bug cannot hide an adapter bug.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 import respx
@@ -12,6 +14,15 @@ import respx
 from sendpipe.core.outcomes import Outcome
 from sendpipe.providers import ProviderClient, get_adapter
 from tests.providers.cases import HTTP_CASES, WA_TEMPLATE, WHATSAPP_TEMPLATE, Case, ErrorCase, body
+
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[ProviderClient]:
+    """respx intercepts httpx's own transport; the request building and reply mapping are transport-independent."""
+    async with ProviderClient(transport=httpx.AsyncHTTPTransport()) as provider_client:
+        yield provider_client
+
 
 ERROR_PARAMS = [pytest.param(case, error, id=f"{case.package}-{error.name}") for case in HTTP_CASES for error in case.errors]
 
