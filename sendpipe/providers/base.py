@@ -33,8 +33,15 @@ class ConfigurationError(ValueError):
 
 @runtime_checkable
 class Adapter(Protocol):
-    package: str
-    channel: Channel
+    """What the worker calls. ``supports`` lets a router skip a package that cannot send a request at all."""
+
+    @property
+    def package(self) -> str: ...
+
+    @property
+    def channel(self) -> Channel: ...
+
+    def supports(self, request: AnyRequest) -> bool: ...
 
     async def send(
         self, request: AnyRequest, *, credentials: Credentials, settings: Settings, client: ProviderClient

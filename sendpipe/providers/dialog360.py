@@ -45,8 +45,9 @@ class Dialog360Adapter(HttpAdapter):
         body = maybe_json(reply)
         if isinstance(body.get("error"), dict):
             return whatsapp_cloud.map_graph_error(reply, body["error"])
-        meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-        message = str(meta.get("developer_message") or reply.text[:200])
+        meta = body.get("meta")
+        developer_message = meta.get("developer_message") if isinstance(meta, dict) else None
+        message = str(developer_message or reply.text[:200])
         for fragment, outcome in DEVELOPER_MESSAGES:
             if fragment in message.lower():
                 return failure(outcome, f"HTTP {reply.status}: {message}", status=reply.status)

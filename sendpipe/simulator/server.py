@@ -6,6 +6,7 @@ ready-made credentials and settings per package, recorded requests, faults.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -95,8 +96,8 @@ class Simulator:
         site = web.TCPSite(self._runner, self.host, self._port, backlog=1024)
         await site.start()
         server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert isinstance(server, asyncio.Server)
+        self.port = server.sockets[0].getsockname()[1]
         self._extra["http"] = self.url
         if self.smtp is not None:
             await self.smtp.start()

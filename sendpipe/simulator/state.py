@@ -93,7 +93,7 @@ class SimCredentials:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown credential fields: {', '.join(sorted(unknown))}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
 
 
