@@ -12,7 +12,7 @@ import email.utils
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import timezone
 
 from pydantic import BaseModel, SecretStr
 
@@ -98,7 +98,3 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if seconds != seconds:  # NaN
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
-
-
-def http_date(seconds_from_now: float) -> str:
-    return email.utils.format_datetime(datetime.fromtimestamp(time.time() + seconds_from_now, timezone.utc), usegmt=True)

@@ -243,6 +243,8 @@ class ResendSim(ProviderSim):
                 return json_reply({"id": email_id})
         email_id = str(uuid.uuid4())
         if key is not None:
+            if len(self._idempotency) >= 100_000:  # bounded, like the real 24-hour window
+                self._idempotency.pop(next(iter(self._idempotency)))
             self._idempotency[key] = (digest, email_id)
         return json_reply({"id": email_id})
 
