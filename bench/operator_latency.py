@@ -200,6 +200,7 @@ def convergence(stack: Any, workdir: Path, providers: int, namespaces: int) -> N
     log = workdir / "convergence.log"
     started = time.monotonic()
     operator = start_operator(env, log)
+    print(f"  operator started at {time.strftime('%H:%M:%S')}")
     try:
         follower.start()
         records_done = ready_done = None
@@ -224,6 +225,11 @@ def convergence(stack: Any, workdir: Path, providers: int, namespaces: int) -> N
               f"all records on Kafka after {records_done:.1f} s, all Ready after {ready_done:.1f} s "
               f"(target < 60 s); operator RSS {rss:.0f} MB, peak {max(peak, hwm):.0f} MB (target < 300 MB); "
               f"records produced {follower.records}")
+        phases = [json.loads(line) for line in log.read_text().splitlines()
+                  if '"initial sync"' in line or '"operator in sync"' in line or '"routing topic read"' in line]
+        for phase in phases:
+            print(f"  {phase['time'][11:23]} {phase['message']} "
+                  f"{ {k: v for k, v in phase.items() if k not in ('time', 'level', 'logger', 'message')} }")
         time.sleep(2)
         before = follower.records
         stop(operator)
