@@ -160,3 +160,30 @@ def test_reorder_refuses_incomplete_or_foreign_lists(operator_env: OperatorEnv, 
                   for p in json.loads(kubectl("get", "providers", "-n", ns, "-o", "json"))["items"]}
     assert priorities == {"e1": 10, "e2": 10, "s1": 10}, "a refused reorder changed something"
     assert reorder("e2", "e1").returncode == 0
+
+
+def test_sealing_keys_from_a_secret_rotate_without_restart(operator_env: OperatorEnv, kubectl: Any) -> None:
+    """The operator reads its keyring from a Secret it watches: a new active key reseals every record."""
+    env = operator_env
+    ns = env.namespace
+    k1 = make_keys("k1", active="k1")
+    kubectl("apply", "-f", "-", input=secret_manifest("sealing", ns, {"keys.json": json.dumps(k1)}))
+    kubectl("apply", "-f", "-", input=secret_manifest("a-creds", ns, {"apiKey": "SG.sealing-secret-test"}))
+    kubectl("apply", "-f", "-", input=provider_manifest("a", ns))
+    operator = env.operator(SENDPIPE_OPERATOR_SEALING_SECRET=f"{ns}/sealing", SENDPIPE_SEALING_KEYS_FILE="")
+    email = f"{ns}/email"
+
+    def sealed() -> str | None:
+        record = env.routing().latest().get(email)
+        return str(record["providers"][0]["sealedCredentials"]) if record else None
+
+    first = wait_for(sealed, what="record sealed with k1")
+    uid = _uid(kubectl, ns, "a")
+    assert Keyring.key_id_of(first) == "k1"
+    assert Keyring.from_json(json.dumps(k1)).unseal(first, provider_uid=uid) == {"apiKey": "SG.sealing-secret-test"}
+
+    both = {"active": "k2", "keys": {**k1["keys"], **make_keys("k2", active="k2")["keys"]}}
+    kubectl("apply", "-f", "-", input=secret_manifest("sealing", ns, {"keys.json": json.dumps(both)}))
+    second = wait_for(lambda: (s := sealed()) and Keyring.key_id_of(s) == "k2" and s, what="resealed with k2")
+    assert Keyring.from_json(json.dumps(both)).unseal(second, provider_uid=uid) == {"apiKey": "SG.sealing-secret-test"}
+    assert operator.stop() == 0
