@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "send": "sendpipe.console.messages:send",
     "events": "sendpipe.console.messages:events",
     "generate": "sendpipe.console.generate:generate",
+    "simulator": "sendpipe.simulator.commands:simulator",
 }
 
 
