@@ -58,12 +58,19 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.probe(id="kafka", registry=registry)
 async def kafka_probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
-    return await _runtime(memo).check_kafka()
+    """A failed probe is permanent for this request (Kopf would otherwise retry it while the caller waits)."""
+    try:
+        return await _runtime(memo).check_kafka()
+    except Exception as exc:
+        raise kopf.PermanentError(f"Kafka: {type(exc).__name__}: {exc}") from None
 
 
 @kopf.on.probe(id="kubernetes", registry=registry)
 async def kubernetes_probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
-    return await _runtime(memo).check_kubernetes()
+    try:
+        return await _runtime(memo).check_kubernetes()
+    except Exception as exc:
+        raise kopf.PermanentError(f"Kubernetes API: {type(exc).__name__}: {exc}") from None
 
 
 @kopf.index(GROUP, VERSION, PLURAL, registry=registry)

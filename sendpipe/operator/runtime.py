@@ -34,6 +34,7 @@ __all__ = ["Runtime"]
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+UNREADABLE = "SecretUnreadable"
 
 
 class Runtime:
@@ -58,6 +59,7 @@ class Runtime:
         self._main: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._failures = 0
+        self._retries: set[asyncio.Task[None]] = set()
 
     # -- what the Kopf handlers call ------------------------------------------------------------
 
@@ -77,6 +79,27 @@ class Runtime:
         if entry.key is not None:
             self.mark_key(entry.key)
         self.mark_status(entry.uid)
+        if validation.credentials_check.reason == UNREADABLE:
+            self._retry_later(entry.uid)
+
+    def _retry_later(self, uid: str) -> None:
+        """Read an unreadable Secret again after a pause (watch events do not retry by themselves)."""
+
+        async def retry() -> None:
+            await asyncio.sleep(RETRY_DELAYS[2])
+            entry = self.model.providers.get(uid)
+            if entry is None or entry.validation.credentials_check.reason != UNREADABLE:
+                return
+            entry.validation = await self._validate(entry.ref.namespace, entry.raw_spec)
+            if entry.key is not None:
+                self.mark_key(entry.key)
+            self.mark_status(uid)
+            if entry.validation.credentials_check.reason == UNREADABLE:
+                self._retry_later(uid)
+
+        task = asyncio.get_running_loop().create_task(retry())
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
 
     def forget_provider(self, uid: str) -> None:
         entry = self.model.remove(uid)
@@ -118,9 +141,10 @@ class Runtime:
         self._main = asyncio.get_running_loop().create_task(self._run(), name="sendpipe-operator")
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *([self._main] if self._main else [])]:
+        for task in [*self._tasks, *self._retries, *([self._main] if self._main else [])]:
             task.cancel()
-        await asyncio.gather(*self._tasks, *([self._main] if self._main else []), return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._retries, *([self._main] if self._main else []),
+                             return_exceptions=True)
         await self.health.stop()
         await self.publisher.stop()
         log.info("operator stopped", extra={"records_produced": self.publisher.produced,
@@ -155,7 +179,7 @@ class Runtime:
                 await self.health.start()
                 self.connected = True
                 return
-            except (SealingError, KubeError, OSError, asyncio.TimeoutError, Exception) as exc:
+            except Exception as exc:  # Kafka, Kubernetes or key errors alike: report, back off, retry
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 attempt += 1
                 log.warning("operator start failed; retrying", extra={"error": f"{type(exc).__name__}: {exc}",
@@ -298,7 +322,7 @@ class Runtime:
                     data = await self.kube.get_secret_data(namespace, name)
                 except KubeError as exc:
                     validation = validate(namespace=namespace, raw_spec=raw_spec, secret_data=None)
-                    unreadable = Check(False, "SecretUnreadable", str(exc))
+                    unreadable = Check(False, UNREADABLE, f"{exc}; retrying")
                     return Validation(spec=validation.spec, package=validation.package,
                                       spec_check=validation.spec_check, credentials_check=unreadable)
                 if not self.model.has_secret(namespace, name):  # a watch event may have been faster

@@ -116,3 +116,13 @@ def test_probe_and_graceful_shutdown(operator_env: OperatorEnv) -> None:
     assert body["kafka"]["routingRecords"] == 0
     assert operator.stop() == 0
     assert [line for line in operator.lines() if line.get("message") == "operator stopped"]
+
+
+def test_probe_fails_while_kafka_is_unreachable(operator_env: OperatorEnv) -> None:
+    from tests.operator.conftest import free_port
+
+    operator = operator_env.operator(wait_synced=False, SENDPIPE_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}")
+    wait_for(lambda: operator.logged("operator start failed; retrying"), timeout=60, what="start retries")
+    code, _ = wait_for(lambda: (r := operator.healthz()) and r[0] != 0 and r, timeout=30, what="a probe answer")
+    assert code == 500
+    assert operator.stop() == 0
