@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "send": "sendpipe.console.messages:send",
     "events": "sendpipe.console.messages:events",
     "generate": "sendpipe.console.generate:generate",
+    "up": "sendpipe.console.up:up",
+    "down": "sendpipe.console.up:down",
     "simulator": "sendpipe.simulator.commands:simulator",
 }
 
@@ -51,7 +53,8 @@ class LazyGroup(click.Group):
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.option("--log-format", default="text", show_default=True, envvar="SENDPIPE_LOG_FORMAT",
               type=click.Choice(["text", "json"]), help="json: one object per line, for log collectors.")
-def main(log_level: str, log_format: logs.LogFormat) -> None:
+@click.option("--instance", hidden=True, help="A label in the command line that marks processes `sendpipe up` started.")
+def main(log_level: str, log_format: logs.LogFormat, instance: str | None) -> None:
     """SendPipe: deliver email, SMS and WhatsApp through your own providers."""
     logs.configure(level=log_level, fmt=log_format)
 
