@@ -124,6 +124,20 @@ class Publisher:
         created = await ensure_topics(self._kafka, control_topics(self._topics))
         if created:
             log.info("created control topics", extra={"topics": created})
+        await self.refresh()
+        producer = AIOKafkaProducer(**client_options(self._kafka), acks="all", enable_idempotence=True,
+                                    linger_ms=5, request_timeout_ms=15000)
+        await producer.start()
+        self._producer = producer
+        self.healthy = True
+        log.info("routing topic read", extra={"topic": self.topic, "records": len(self.published)})
+
+    async def refresh(self) -> None:
+        """Re-read the whole topic: what is really there becomes the baseline the next records are compared with.
+
+        Run at start and on every resync, so a record lost or changed behind the
+        operator's back is produced again.
+        """
         view: CompactedView[RoutingRecord] = CompactedView(
             settings=self._kafka, topic=self.topic, decode=RoutingRecord.model_validate_json
         )
@@ -133,16 +147,12 @@ class Publisher:
         finally:
             await view.stop()
         keyring = self._keyring()
+        published: dict[str, dict[str, Any]] = {}
         for key, record in view.items():
-            self.published[key] = record_content(record) or {}
+            published[key] = record_content(record) or {}
             for provider in record.providers:
                 self._seals.adopt(keyring, provider.sealed_credentials, uid=provider.uid)
-        producer = AIOKafkaProducer(**client_options(self._kafka), acks="all", enable_idempotence=True,
-                                    linger_ms=5, request_timeout_ms=15000)
-        await producer.start()
-        self._producer = producer
-        self.healthy = True
-        log.info("routing topic read", extra={"topic": self.topic, "records": len(self.published)})
+        self.published = published
 
     async def stop(self) -> None:
         if self._producer is not None:

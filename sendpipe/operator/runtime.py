@@ -286,6 +286,10 @@ class Runtime:
             for item in items:
                 await self.observe_provider(item)
             self.publisher.forget_seals(self.model.providers)
+            try:
+                await self.publisher.refresh()
+            except Exception as exc:  # Kafka trouble: keep the previous baseline, try again next time
+                log.warning("resync could not re-read the routing topic", extra={"error": repr(exc)})
             self.mark_all()
 
     # -- helpers --------------------------------------------------------------------------------

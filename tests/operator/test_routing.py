@@ -187,3 +187,22 @@ def test_sealing_keys_from_a_secret_rotate_without_restart(operator_env: Operato
     second = wait_for(lambda: (s := sealed()) and Keyring.key_id_of(s) == "k2" and s, what="resealed with k2")
     assert Keyring.from_json(json.dumps(both)).unseal(second, provider_uid=uid) == {"apiKey": "SG.sealing-secret-test"}
     assert operator.stop() == 0
+
+
+def test_resync_repairs_the_topic(operator_env: OperatorEnv, kubectl: Any) -> None:
+    """A record lost behind the operator's back (here: a foreign tombstone) is produced again by the resync."""
+    from tests.operator.conftest import produce
+
+    env = operator_env
+    ns = env.namespace
+    kubectl("apply", "-f", "-", input=secret_manifest("a-creds", ns, {"apiKey": "SG.resync-test-value"}))
+    kubectl("apply", "-f", "-", input=provider_manifest("a", ns))
+    operator = env.operator(SENDPIPE_OPERATOR_RESYNC_SECONDS="2")
+    email = f"{ns}/email"
+    wait_for(lambda: email in env.routing().latest(), what="record")
+    produce(env.bootstrap, env.routing_topic, email, None)
+    wait_for(lambda: email in env.routing().latest(), timeout=15, what="record produced again by the resync")
+    time.sleep(4.5)  # two more resyncs: nothing more to produce
+    records = env.routing()
+    assert records.count(email) == 3, records.items
+    assert operator.stop() == 0
