@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 # Start order; stopped in reverse (apiserver before its etcd).
 PROCESS_NAMES = ("etcd", "kafka", "kube-apiserver")
+START_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,21 @@ def ensure_stack_locked(settings: StackSettings) -> StackInfo:
     state_dir = settings.resolved_state_dir
     found = find_stack(settings)
     if found is not None:
-        logger.info("state_dir=%s status=reused kafka=%s api=%s", state_dir, found.kafka_bootstrap, found.api_server_url)
+        logger.info(
+            "state_dir=%s status=reused kafka=%s api=%s", state_dir, found.kafka_bootstrap, found.api_server_url
+        )
         return found
     _stop_recorded(state_dir)
     artifacts = build(settings)
-    return StackInfo.from_state(_start(settings, artifacts), started=True)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return StackInfo.from_state(_start(settings, artifacts), started=True)
+        except StackError as exc:
+            # Free ports are picked before the daemons bind them; another program may win the race.
+            if attempt == START_ATTEMPTS:
+                raise
+            logger.warning("state_dir=%s status=retrying-start attempt=%d error=%s", state_dir, attempt, exc)
+    raise AssertionError("unreachable")
 
 
 def _start(settings: StackSettings, artifacts: Artifacts) -> StackState:
@@ -110,21 +121,38 @@ def _start(settings: StackSettings, artifacts: Artifacts) -> StackState:
         etcd_pid = kube.start_etcd(
             etcd=artifacts.kube.etcd, workdir=etcd_dir, client_port=etcd_port, peer_port=etcd_peer
         )
-        records.append(ProcessRecord(name="etcd", pid=etcd_pid, ports={"client": etcd_port, "peer": etcd_peer}, log=etcd_dir / "etcd.log"))
+        records.append(
+            ProcessRecord(
+                name="etcd", pid=etcd_pid, ports={"client": etcd_port, "peer": etcd_peer},
+                log=etcd_dir / "etcd.log",
+            )
+        )
         _save_partial(settings, records)
         kafka_dir = state_dir / "kafka"
         kafka_pid = kafka.start(
-            libs=artifacts.kafka_libs, workdir=kafka_dir, broker_port=broker_port, controller_port=controller_port
+            libs=artifacts.kafka_libs, workdir=kafka_dir,
+            broker_port=broker_port, controller_port=controller_port,
         )
-        records.append(ProcessRecord(name="kafka", pid=kafka_pid, ports={"broker": broker_port, "controller": controller_port}, log=kafka_dir / "kafka.log"))
+        records.append(
+            ProcessRecord(
+                name="kafka", pid=kafka_pid, ports={"broker": broker_port, "controller": controller_port},
+                log=kafka_dir / "kafka.log",
+            )
+        )
         _save_partial(settings, records)
         kube.wait_etcd(client_port=etcd_port, pid=etcd_pid, log_path=records[0].log, timeout=timeout)
         api_dir = state_dir / "kube-apiserver"
         creds = pki.generate(state_dir / "pki")
         api_pid = kube.start_apiserver(
-            kube_apiserver=artifacts.kube.kube_apiserver, workdir=api_dir, etcd_port=etcd_port, secure_port=api_port, pki=creds
+            kube_apiserver=artifacts.kube.kube_apiserver, workdir=api_dir,
+            etcd_port=etcd_port, secure_port=api_port, pki=creds,
         )
-        records.append(ProcessRecord(name="kube-apiserver", pid=api_pid, ports={"secure": api_port}, log=api_dir / "kube-apiserver.log"))
+        records.append(
+            ProcessRecord(
+                name="kube-apiserver", pid=api_pid, ports={"secure": api_port},
+                log=api_dir / "kube-apiserver.log",
+            )
+        )
         url = f"https://{ports.LOOPBACK}:{api_port}"
         kubeconfig = pki.write_kubeconfig(
             state_dir / state.KUBECONFIG_FILE, server=url, ca_cert=creds.ca_cert, token=creds.admin_token
@@ -142,8 +170,13 @@ def _start(settings: StackSettings, artifacts: Artifacts) -> StackState:
             processes=records,
         )
         state.save(full)
-        kube.wait_apiserver(url=url, ca_cert=creds.ca_cert, token=creds.admin_token, pid=api_pid, log_path=records[2].log, timeout=timeout)
-        kafka.wait_ready(bootstrap=full.kafka_bootstrap, pid=kafka_pid, log_path=records[1].log, timeout=timeout)
+        kube.wait_apiserver(
+            url=url, ca_cert=creds.ca_cert, token=creds.admin_token,
+            pid=api_pid, log_path=records[2].log, timeout=timeout,
+        )
+        kafka.wait_ready(
+            bootstrap=full.kafka_bootstrap, pid=kafka_pid, log_path=records[1].log, timeout=timeout
+        )
     except BaseException:
         logger.error("state_dir=%s status=start-failed; stopping what was started", state_dir)
         _stop_records(state_dir, records)

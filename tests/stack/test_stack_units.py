@@ -110,7 +110,10 @@ def test_kubeconfig_is_loadable_by_the_kubernetes_client(tmp_path: Path) -> None
     assert "system:masters" in creds.token_file.read_text()
 
 
-def test_state_dir_defaults_under_the_cache_and_is_overridable(tmp_path: Path) -> None:
+def test_state_dir_defaults_under_the_cache_and_is_overridable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SENDPIPE_STATE_DIR", raising=False)
     assert StackSettings(cache_dir=tmp_path).resolved_state_dir == tmp_path / "state"
     other = StackSettings(cache_dir=tmp_path, state_dir=tmp_path / "b")
     assert other.resolved_state_dir == tmp_path / "b"
