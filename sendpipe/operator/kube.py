@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import os
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,8 @@ class ObjectRef:
 def load_api_client(kubeconfig: Path | None, *, pool_size: int = 8) -> k8s.ApiClient:
     """An ApiClient from ``kubeconfig``; without one, in-cluster, else $KUBECONFIG / ~/.kube/config."""
     configuration = k8s.Configuration()
+    if kubeconfig is not None and os.pathsep in str(kubeconfig):
+        kubeconfig = None  # a $KUBECONFIG list: the client library merges it itself
     if kubeconfig is not None:
         k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=str(kubeconfig), client_configuration=configuration
