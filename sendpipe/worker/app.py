@@ -93,9 +93,19 @@ send_topics = {
 }
 outcomes_topic = app.topic(topic_settings.outcomes, partitions=PARTITIONS, **_raw)
 
-_raw_schema: Any = faust.Schema(**_raw)
-dedupe_table = app.Table("dedupe", partitions=PARTITIONS, schema=_raw_schema)
-health_table = app.Table("health-state", partitions=PARTITIONS, schema=_raw_schema)
+
+
+def _bytes_table(name: str) -> Any:
+    """A table of bytes -> bytes. Faust derives a table's codecs from its key/value types ("json" for
+    anything but a Record) and ignores ``schema`` for them, so set "raw" before the store is created."""
+    table = app.Table(name, partitions=PARTITIONS, key_type=bytes, value_type=bytes)
+    table.key_serializer = "raw"
+    table.value_serializer = "raw"
+    return table
+
+
+dedupe_table = _bytes_table("dedupe")
+health_table = _bytes_table("health-state")
 
 
 def _windowed(name: str, default: type) -> Any:
