@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 UNREADABLE = "SecretUnreadable"
+STARTUP_SECRET_WAIT = 2.0  # seconds a Provider listed at start waits for its Secret's listing event
 
 
 class Runtime:
@@ -60,6 +61,8 @@ class Runtime:
         self._tasks: list[asyncio.Task[Any]] = []
         self._failures = 0
         self._retries: set[asyncio.Task[None]] = set()
+        self.secret_reads = 0
+        self._secret_waiters: dict[tuple[str, str], asyncio.Event] = {}
 
     # -- what the Kopf handlers call ------------------------------------------------------------
 
@@ -111,6 +114,9 @@ class Runtime:
         if sealing_secret_ref(self.settings) == (namespace, name):
             await self._reload_keyring()
         self.model.set_secret(namespace, name, data)
+        waiter = self._secret_waiters.pop((namespace, name), None)
+        if waiter is not None:
+            waiter.set()
         for entry in self.model.referencing(namespace, name):
             entry.validation = await self._validate(namespace, entry.raw_spec)
             if entry.key is not None:
@@ -198,7 +204,7 @@ class Runtime:
         if missing:
             log.warning("some listed Providers were never observed (deleted meanwhile?)", extra={"count": len(missing)})
         self.mark_all()
-        log.info("initial sync", extra={"providers": len(self.model.providers),
+        log.info("initial sync", extra={"providers": len(self.model.providers), "secret_reads": self.secret_reads,
                                         "seconds": round(time.monotonic() - started, 3)})
 
     async def _list_providers(self) -> list[dict[str, Any]]:
@@ -314,14 +320,25 @@ class Runtime:
             if had:
                 self.mark_all()
 
+    async def _await_listed_secret(self, namespace: str, name: str) -> None:
+        """At start, Kopf lists Secrets alongside Providers: wait briefly for it rather than reading each one."""
+        waiter = self._secret_waiters.setdefault((namespace, name), asyncio.Event())
+        try:
+            await asyncio.wait_for(waiter.wait(), STARTUP_SECRET_WAIT)
+        except asyncio.TimeoutError:
+            self._secret_waiters.pop((namespace, name), None)
+
     async def _validate(self, namespace: str, raw_spec: dict[str, Any]) -> Validation:
         ref = raw_spec.get("credentialsSecretRef")
         name = ref.get("name") if isinstance(ref, dict) else None
         data: dict[str, str] | None = None
         if isinstance(name, str) and name:
+            if not self.synced.is_set() and not self.model.has_secret(namespace, name):
+                await self._await_listed_secret(namespace, name)
             if self.model.has_secret(namespace, name):
                 data = self.model.secret_data(namespace, name)
             else:
+                self.secret_reads += 1
                 try:
                     data = await self.kube.get_secret_data(namespace, name)
                 except KubeError as exc:
