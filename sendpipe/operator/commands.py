@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,3 +57,27 @@ def reorder(namespace: str, channel: str, kubeconfig: Path | None, names: tuple[
         raise click.ClickException(str(exc)) from None
     for name, (old, new) in plan.items():
         click.echo(f"{name}: priority {old} -> {new}" if old != new else f"{name}: priority {new} (unchanged)")
+
+
+@providers.command("list")
+@click.option("-n", "--namespace", "namespaces", multiple=True, help="Only these namespaces (repeatable); default: all.")
+@click.option("--channel", type=click.Choice([c.value for c in Channel]), help="Only this channel.")
+@click.option("--kubeconfig", type=click.Path(path_type=Path, dir_okay=False),
+              help="Default: SENDPIPE_OPERATOR_KUBECONFIG, $KUBECONFIG, in-cluster.")
+def list_providers(namespaces: tuple[str, ...], channel: str | None, kubeconfig: Path | None) -> None:
+    """Providers per namespace and channel, in routing order, with their health."""
+    from sendpipe.operator.kube import KubeClient, KubeError, load_api_client
+    from sendpipe.operator.listing import render_listing
+
+    async def run() -> list[dict[str, Any]]:
+        kube = KubeClient(load_api_client(kubeconfig or OperatorSettings().kubeconfig), component="sendpipe-cli", workers=2)
+        try:
+            return await kube.list_providers(list(namespaces))
+        finally:
+            await kube.close()
+
+    try:
+        resources = asyncio.run(run())
+    except KubeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(render_listing(resources, channel=Channel(channel) if channel else None))
