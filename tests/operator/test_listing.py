@@ -33,7 +33,7 @@ def test_order_is_priority_then_name_and_skipped_come_last() -> None:
         provider("smtp", "provider-smtp", 1, enabled=False),
         provider("resend", "provider-resend", 5, conditions=NOT_READY),
     ])
-    assert lines_of(text, "acme / email") == ["ses", "mailgun", "sendgrid", "resend", "smtp"]
+    assert lines_of(text, "acme / email") == ["ses", "mailgun", "sendgrid", "smtp", "resend"]
     assert "not ready: Secret acme/x has no key apiKey" in text
     assert "disabled" in text
 
