@@ -97,7 +97,8 @@ def test_custom_resource_cel_status_and_watch(
     # The status subresource ignores spec changes and the main resource ignores status changes.
     assert patched["spec"] == {"min": 1, "max": 3}
 
-    events = watch.Watch().stream(
+    watcher = watch.Watch()
+    events = watcher.stream(
         api.list_namespaced_custom_object,
         GROUP,
         VERSION,
@@ -107,10 +108,15 @@ def test_custom_resource_cel_status_and_watch(
         timeout_seconds=10,
     )
     seen: list[tuple[str, dict[str, object]]] = []
-    for event in events:
-        seen.append((event["type"], event["object"].get("status", {})))
-        if event["object"].get("status") == {"phase": "Ready"}:
-            break
+    try:
+        for event in events:
+            seen.append((event["type"], event["object"].get("status", {})))
+            if event["object"].get("status") == {"phase": "Ready"}:
+                break
+    finally:
+        # Close the streaming response now, not whenever the generator is collected.
+        watcher.stop()
+        events.close()
     assert ("MODIFIED", {"phase": "Ready"}) in seen
 
 
