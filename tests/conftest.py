@@ -22,7 +22,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from sendpipe.settings import StackSettings
-from sendpipe.stack import StackInfo, shared_stack
+from sendpipe.stack import StackInfo, build, is_built, shared_stack
 from sendpipe.stack.kafka import run_coroutine
 from sendpipe.stack.kubectl import Kubectl
 
@@ -31,10 +31,32 @@ STACK_FIXTURES = frozenset(
 )
 
 
+def _uses_stack(item: pytest.Item) -> bool:
+    return bool(STACK_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if STACK_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if _uses_stack(item):
             item.add_marker(pytest.mark.integration)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the stack's binaries before any test runs, outside the per-test timeout.
+
+    Only when a selected test needs the stack and the cache lacks them (a cold
+    build takes minutes; `make test` does it beforehand with visible progress).
+    """
+    settings = StackSettings()
+    if not any(_uses_stack(item) for item in session.items) or is_built(settings):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"sendpipe: building the local stack into {settings.resolved_cache_dir} "
+            "(first build takes minutes; `sendpipe stack build` shows progress)"
+        )
+    build(settings)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ the pytest fixtures are thin layers over these.
 from __future__ import annotations
 
 from sendpipe.stack.errors import StackError
-from sendpipe.stack.lifecycle import build, ensure_stack, find_stack, stack_status, stop_stack
+from sendpipe.stack.lifecycle import build, ensure_stack, find_stack, is_built, stack_status, stop_stack
 from sendpipe.stack.sessions import shared_stack
 from sendpipe.stack.state import StackInfo
 
@@ -20,6 +20,7 @@ __all__ = [
     "build",
     "ensure_stack",
     "find_stack",
+    "is_built",
     "shared_stack",
     "stack_status",
     "stop_stack",

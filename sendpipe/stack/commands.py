@@ -15,7 +15,7 @@ import time
 import click
 
 from sendpipe.settings import StackSettings
-from sendpipe.stack import lifecycle
+from sendpipe.stack import helm, lifecycle
 from sendpipe.stack.errors import StackError
 from sendpipe.stack.state import StackInfo
 
@@ -56,13 +56,16 @@ def _fail(exc: StackError) -> None:
 
 @stack.command()
 def build() -> None:
-    """Download Kafka and build etcd/kube-apiserver/kubectl into the cache (first time: 10-20 min)."""
+    """Download Kafka and build etcd/kube-apiserver/kubectl and helm into the cache (first time: 10-20 min)."""
+    settings = StackSettings()
     try:
-        artifacts = lifecycle.build(StackSettings())
+        artifacts = lifecycle.build(settings)
+        helm_binary = helm.ensure_helm(settings.resolved_cache_dir, settings.helm_version)
     except StackError as exc:
         _fail(exc)
     click.echo(f"kafka jars: {artifacts.kafka_libs}")
     click.echo(f"kube binaries: {artifacts.kube.kube_apiserver.parent}")
+    click.echo(f"helm: {helm_binary}")
 
 
 @stack.command()

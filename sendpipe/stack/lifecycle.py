@@ -51,6 +51,15 @@ def build(settings: StackSettings) -> Artifacts:
     )
 
 
+def is_built(settings: StackSettings) -> bool:
+    """Whether the cache already holds everything ``build`` would make (no download, no compile)."""
+    cache = settings.resolved_cache_dir
+    return (
+        maven.kafka_libs(cache, settings.kafka_version) is not None
+        and gobuild.cached_binaries(cache, settings.kubernetes_version) is not None
+    )
+
+
 def _marker(state_dir: Path) -> str:
     # With the trailing slash, ".../state" never matches ".../state2/...".
     return f"{state_dir}/"
