@@ -34,6 +34,8 @@ class StackSettings(BaseSettings):
     kafka_version: str = "4.4.0"
     # k8s.io/kubernetes on the Go module proxy; its go.mod must fit the local Go.
     kubernetes_version: str = "v1.37.2"
+    # helm.sh/helm/v3 on the Go module proxy: `helm lint` / `helm template` for the chart tests.
+    helm_version: str = "v3.22.0"
     # Seconds to wait for each process to become ready.
     stack_ready_timeout: float = Field(default=180.0, gt=0)
 
@@ -109,6 +111,11 @@ class WorkerSettings(BaseSettings):
     )
     # Publish unchanged health figures at most this often (seconds); transitions go at once.
     health_publish_interval_seconds: float = Field(default=10.0, gt=0)
+    # Producer batching delay (ms): fewer, larger produce requests; each costs a GIL hand-off with
+    # Faust's consumer thread.
+    producer_linger_ms: int = Field(default=5, ge=0, le=1000)
+    # sys.setswitchinterval: how soon a thread waiting for the GIL (Faust's consumer thread) gets it.
+    gil_switch_interval_seconds: float = Field(default=0.001, gt=0, le=0.1)
     # Ejection of an unhealthy provider: this × k (k ejections in a row), capped at 5 min; tests shorten it.
     health_ejection_base_seconds: float = Field(default=30.0, gt=0)
 

@@ -78,7 +78,7 @@ app = faust.App(
     broker_session_timeout=worker_settings.session_timeout_seconds,
     broker_heartbeat_interval=min(3.0, worker_settings.session_timeout_seconds / 3),
     producer_acks=-1,
-    producer_linger_ms=1,
+    producer_linger_ms=worker_settings.producer_linger_ms,
     web_enabled=True,
     web_bind=worker_settings.web_host,
     web_port=worker_settings.web_port,
@@ -169,6 +169,10 @@ class Runtime(Service):
     stopping = False
 
     async def on_start(self) -> None:
+        if worker_settings.log_level != "debug":
+            # One line per HTTP request / attempt costs more CPU than the attempt itself.
+            for noisy in ("httpx", "httpcore", "sendpipe.providers"):
+                logging.getLogger(noisy).setLevel(logging.WARNING)
         if worker_settings.create_topics:
             specs = admin.data_topics(topic_settings, [c.value for c in CHANNELS]) + admin.control_topics(topic_settings)
             await admin.ensure_topics(kafka_settings, specs)
