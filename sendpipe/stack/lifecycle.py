@@ -125,43 +125,33 @@ def _start(settings: StackSettings, artifacts: Artifacts) -> StackState:
     etcd_port, etcd_peer, broker_port, controller_port, api_port = ports.free_ports(5)
     logger.info("state_dir=%s status=starting", state_dir)
     records: list[ProcessRecord] = []
+
+    def record(name: str, pid: int, ports_: dict[str, int], log: Path) -> None:
+        records.append(ProcessRecord(name=name, pid=pid, ports=ports_, log=log))
+        _save_partial(settings, records)
+
+    # Order for speed: the apiserver waits only for etcd; Kafka's storage format (a JVM run)
+    # and its start overlap with the apiserver's.
     try:
         etcd_dir = state_dir / "etcd"
         etcd_pid = kube.start_etcd(
             etcd=artifacts.kube.etcd, workdir=etcd_dir, client_port=etcd_port, peer_port=etcd_peer
         )
-        records.append(
-            ProcessRecord(
-                name="etcd", pid=etcd_pid, ports={"client": etcd_port, "peer": etcd_peer},
-                log=etcd_dir / "etcd.log",
-            )
+        record("etcd", etcd_pid, {"client": etcd_port, "peer": etcd_peer}, etcd_dir / "etcd.log")
+        creds = pki.generate(state_dir / "pki")
+        kube.wait_etcd(client_port=etcd_port, pid=etcd_pid, log_path=etcd_dir / "etcd.log", timeout=timeout)
+        api_dir = state_dir / "kube-apiserver"
+        api_pid = kube.start_apiserver(
+            kube_apiserver=artifacts.kube.kube_apiserver, workdir=api_dir,
+            etcd_port=etcd_port, secure_port=api_port, pki=creds,
         )
-        _save_partial(settings, records)
+        record("kube-apiserver", api_pid, {"secure": api_port}, api_dir / "kube-apiserver.log")
         kafka_dir = state_dir / "kafka"
         kafka_pid = kafka.start(
             libs=artifacts.kafka_libs, workdir=kafka_dir,
             broker_port=broker_port, controller_port=controller_port,
         )
-        records.append(
-            ProcessRecord(
-                name="kafka", pid=kafka_pid, ports={"broker": broker_port, "controller": controller_port},
-                log=kafka_dir / "kafka.log",
-            )
-        )
-        _save_partial(settings, records)
-        kube.wait_etcd(client_port=etcd_port, pid=etcd_pid, log_path=records[0].log, timeout=timeout)
-        api_dir = state_dir / "kube-apiserver"
-        creds = pki.generate(state_dir / "pki")
-        api_pid = kube.start_apiserver(
-            kube_apiserver=artifacts.kube.kube_apiserver, workdir=api_dir,
-            etcd_port=etcd_port, secure_port=api_port, pki=creds,
-        )
-        records.append(
-            ProcessRecord(
-                name="kube-apiserver", pid=api_pid, ports={"secure": api_port},
-                log=api_dir / "kube-apiserver.log",
-            )
-        )
+        record("kafka", kafka_pid, {"broker": broker_port, "controller": controller_port}, kafka_dir / "kafka.log")
         url = f"https://{ports.LOOPBACK}:{api_port}"
         kubeconfig = pki.write_kubeconfig(
             state_dir / state.KUBECONFIG_FILE, server=url, ca_cert=creds.ca_cert, token=creds.admin_token
@@ -181,10 +171,10 @@ def _start(settings: StackSettings, artifacts: Artifacts) -> StackState:
         state.save(full)
         kube.wait_apiserver(
             url=url, ca_cert=creds.ca_cert, token=creds.admin_token,
-            pid=api_pid, log_path=records[2].log, timeout=timeout,
+            pid=api_pid, log_path=api_dir / "kube-apiserver.log", timeout=timeout,
         )
         kafka.wait_ready(
-            bootstrap=full.kafka_bootstrap, pid=kafka_pid, log_path=records[1].log, timeout=timeout
+            bootstrap=full.kafka_bootstrap, pid=kafka_pid, log_path=kafka_dir / "kafka.log", timeout=timeout
         )
     except BaseException:
         logger.error("state_dir=%s status=start-failed; stopping what was started", state_dir)
