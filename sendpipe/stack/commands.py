@@ -56,7 +56,7 @@ def _fail(exc: StackError) -> None:
 
 @stack.command()
 def build() -> None:
-    """Download Kafka and build etcd/kube-apiserver/kubectl and helm into the cache (first time: 10-20 min)."""
+    """Download Kafka and build etcd/kube-apiserver/kubectl and helm into the cache (first time: minutes)."""
     settings = StackSettings()
     try:
         artifacts = lifecycle.build(settings)
