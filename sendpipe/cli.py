@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "send": "sendpipe.console.messages:send",
     "events": "sendpipe.console.messages:events",
     "generate": "sendpipe.console.generate:generate",
+    "worker": "sendpipe.worker.commands:worker",
     "up": "sendpipe.console.up:up",
     "down": "sendpipe.console.up:down",
     "simulator": "sendpipe.simulator.commands:simulator",

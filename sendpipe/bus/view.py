@@ -16,18 +16,14 @@ from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from sendpipe.bus.connection import client_options
+from sendpipe.bus.reader import TopicMissingError, open_from_beginning
 from sendpipe.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-METADATA_RETRIES = 40
 
-
-class TopicMissingError(RuntimeError):
-    pass
 
 
 class CompactedView(Generic[T]):
@@ -66,35 +62,12 @@ class CompactedView(Generic[T]):
         return self._ready.is_set()
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            **client_options(self._settings),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
         try:
-            partitions = None
-            # A topic created moments ago may not be in the metadata yet: retry briefly.
-            for _ in range(METADATA_RETRIES):
-                # consumer.topics() returns a fresh ClusterMetadata but does not update the
-                # consumer's own (partitions_for_topic reads that): ask the client directly.
-                cluster = await consumer._client.fetch_all_metadata()
-                partitions = cluster.partitions_for_topic(self.topic)
-                if partitions:
-                    break
-                await asyncio.sleep(0.25)
-            if not partitions:
-                raise TopicMissingError(
-                    f"topic {self.topic!r} does not exist: start the operator (it creates it) or create it"
-                )
-            assigned = [TopicPartition(self.topic, partition) for partition in sorted(partitions)]
-            consumer.assign(assigned)
-            await consumer.seek_to_beginning(*assigned)
-            end_offsets = await consumer.end_offsets(assigned)
-        except BaseException:
-            await consumer.stop()
-            raise
+            consumer, _, end_offsets = await open_from_beginning(self._settings, self.topic)
+        except TopicMissingError:
+            raise TopicMissingError(
+                f"topic {self.topic!r} does not exist: start the operator (it creates it) or create it"
+            ) from None
         self._consumer = consumer
         self._task = asyncio.create_task(self._follow(consumer, end_offsets), name=f"view:{self.topic}")
 

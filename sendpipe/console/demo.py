@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from pydantic.alias_generators import to_camel
 
 from sendpipe.bus.connection import client_options
+from sendpipe.bus.reader import open_from_beginning
 from sendpipe.core.messages import DeliveryEvent
 from sendpipe.core.outcomes import DeliveryStatus
 from sendpipe.settings import KafkaSettings, TopicSettings
@@ -80,7 +81,7 @@ def burst(per_channel: int) -> list[dict[str, Any]]:
         messages.append({"id": f"demo-{RUN_ID}-sms-{i}", "namespace": "acme", "channel": "sms",
                          "to": f"+2547123{i % 100000:05d}", "text": f"Your code is {100000 + i}"})
         messages.append({"id": f"demo-{RUN_ID}-whatsapp-{i}", "namespace": "acme", "channel": "whatsapp",
-                         "to": f"+2348012{i % 100000:05d}", "text": f"Order #{1000 + i} has shipped."})
+                         "to": f"+23480120{i % 100000:05d}", "text": f"Order #{1000 + i} has shipped."})
         if i % 5 == 0:
             messages.append({"id": f"demo-{RUN_ID}-globex-{i}", "namespace": "globex", "channel": "sms",
                              "to": f"+1415555{i % 10000:04d}", "text": "Globex says hi"})
@@ -113,6 +114,11 @@ class Tally:
         self.failed: Counter[str] = Counter()
         self.failovers = 0
         self.total = 0
+        self.dead_lettered: Counter[str] = Counter()
+
+    def add_dead_letter(self, headers: list[tuple[str, bytes]]) -> None:
+        self.total += 1
+        self.dead_lettered[dict(headers).get("sendpipe-dlq-detail", b"?").decode(errors="replace")] += 1
 
     def add(self, event: DeliveryEvent) -> None:
         self.total += 1
@@ -127,19 +133,16 @@ class Tally:
         lines = [f"delivery events: {self.total}/{expected}   failovers: {self.failovers}   "
                  f"failed: {sum(self.failed.values())} {dict(self.failed) or ''}"]
         lines += [f"  sent via {name:<28} {count:>6}" for name, count in sorted(self.sent_by.items())]
+        lines += [f"  dead-lettered {count} x {detail}" for detail, count in self.dead_lettered.items()]
         return "\n".join(lines)
 
 
 async def _tally_events(bootstrap: str, *, seconds: float, expected: int) -> Tally:
     tally = Tally()
-    topic = TopicSettings().events
-    consumer = AIOKafkaConsumer(**client_options(KafkaSettings(bootstrap=bootstrap)), group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
+    topics = TopicSettings()
+    consumer, _, _ = await open_from_beginning(KafkaSettings(bootstrap=bootstrap), topics.events)
+    dead_letters, _, _ = await open_from_beginning(KafkaSettings(bootstrap=bootstrap), topics.dlq)
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
         deadline = time.monotonic() + seconds
         next_print = time.monotonic() + 3
         while time.monotonic() < deadline and tally.total < expected:
@@ -148,11 +151,16 @@ async def _tally_events(bootstrap: str, *, seconds: float, expected: int) -> Tal
                     event = DeliveryEvent.model_validate_json(record.value or b"{}")
                     if event.id.startswith(f"demo-{RUN_ID}-"):
                         tally.add(event)
+            for records in (await dead_letters.getmany(timeout_ms=10)).values():
+                for record in records:
+                    if (record.key or b"").startswith(f"demo-{RUN_ID}-".encode()):
+                        tally.add_dead_letter(list(record.headers))
             if time.monotonic() >= next_print and sys.stderr.isatty():
                 click.echo(tally.render(expected) + "\n", err=True)
                 next_print = time.monotonic() + 3
     finally:
         await consumer.stop()
+        await dead_letters.stop()
     return tally
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from pydantic import ValidationError
 
 from sendpipe.bus.connection import client_options
+from sendpipe.bus.reader import TopicMissingError, caught_up, open_from_beginning
 from sendpipe.core.messages import DeliveryEvent, describe_validation_error, parse_send_request
 from sendpipe.settings import KafkaSettings, TopicSettings
 
@@ -109,16 +110,13 @@ def events(follow: bool, as_json: bool, namespace: str | None, message_id: str |
 async def _follow_events(*, follow: bool, wanted: Callable[[DeliveryEvent], bool],
                          printer: Callable[[DeliveryEvent], None]) -> None:
     topic = TopicSettings().events
-    consumer = AIOKafkaConsumer(**client_options(KafkaSettings()), group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
-    await _start(consumer)
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            raise click.ClickException(f"topic {topic} does not exist yet: is a worker running?")
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
+        consumer, _, end = await open_from_beginning(KafkaSettings(), topic)
+    except KafkaConnectionError:
+        raise click.ClickException(_unreachable()) from None
+    except TopicMissingError:
+        raise click.ClickException(f"topic {topic} does not exist yet: is a worker running?") from None
+    try:
         while True:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
@@ -129,22 +127,25 @@ async def _follow_events(*, follow: bool, wanted: Callable[[DeliveryEvent], bool
                         continue
                     if wanted(event):
                         printer(event)
-            if not follow and all([await consumer.position(tp) >= end[tp] for tp in partitions]):
+            if not follow and await caught_up(consumer, end):
                 return
     finally:
         await consumer.stop()
 
 
-async def _start(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+async def _start(client: AIOKafkaProducer) -> None:
     try:
         await client.start()
     except KafkaConnectionError:
         await client.stop()
-        bootstrap = KafkaSettings().bootstrap
-        raise click.ClickException(
-            f"cannot reach Kafka at {bootstrap}: start it (`sendpipe up` or `sendpipe stack up`), "
-            'then `eval "$(sendpipe stack env)"` or set SENDPIPE_KAFKA_BOOTSTRAP'
-        ) from None
+        raise click.ClickException(_unreachable()) from None
+
+
+def _unreachable() -> str:
+    return (
+        f"cannot reach Kafka at {KafkaSettings().bootstrap}: start it (`sendpipe up` or `sendpipe stack up`), "
+        'then `eval "$(sendpipe stack env)"` or set SENDPIPE_KAFKA_BOOTSTRAP'
+    )
 
 
 def _print_json(event: DeliveryEvent) -> None:

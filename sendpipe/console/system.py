@@ -57,7 +57,7 @@ def start(
     """Start ``sendpipe <args>`` detached; the state dir is passed to mark the process as ours."""
     log = state_dir / "logs" / f"{name}.log"
     command = [sys.executable, "-m", "sendpipe.cli", "--instance", marker(state_dir), *args]
-    pid = processes.spawn_detached(command, log_path=log, cwd=state_dir, env={**os.environ, **env})
+    pid = processes.spawn_detached(command, name=name, log_path=log, cwd=state_dir, env={**os.environ, **env})
     return Service(name=name, pid=pid, log=str(log), port=port, extra_ports=extra_ports or {})
 
 

@@ -150,6 +150,12 @@ def _on_verdict(verdict: HealthVerdict) -> None:
 views = Views(kafka=kafka_settings, topics=topic_settings, on_verdict=_on_verdict)
 
 
+async def create_topics() -> list[str]:
+    """Create the topics the worker reads and writes; called before Faust subscribes, so it sees their partitions."""
+    specs = admin.data_topics(topic_settings, [c.value for c in CHANNELS]) + admin.control_topics(topic_settings)
+    return await admin.ensure_topics(kafka_settings, specs)
+
+
 def _load_keyring() -> Keyring | None:
     sealing = SealingSettings()
     if sealing.keys is not None:
@@ -173,9 +179,6 @@ class Runtime(Service):
             # One line per HTTP request / attempt costs more CPU than the attempt itself.
             for noisy in ("httpx", "httpcore", "sendpipe.providers"):
                 logging.getLogger(noisy).setLevel(logging.WARNING)
-        if worker_settings.create_topics:
-            specs = admin.data_topics(topic_settings, [c.value for c in CHANNELS]) + admin.control_topics(topic_settings)
-            await admin.ensure_topics(kafka_settings, specs)
         keyring = _load_keyring()
         if keyring is None:
             log.warning("no sealing keys configured (SENDPIPE_SEALING_KEYS_FILE): every provider attempt will fail")

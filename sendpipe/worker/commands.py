@@ -9,6 +9,7 @@ topic), and offsets are committed.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import click
@@ -19,9 +20,11 @@ def worker() -> None:
     """Consume the send topics and deliver messages through each namespace's providers."""
     from faust.worker import Worker
 
-    from sendpipe.worker.app import app, worker_settings
+    from sendpipe.worker.app import app, create_topics, worker_settings
 
     worker_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if worker_settings.create_topics:
+        asyncio.run(create_topics())
     # Faust runs the Kafka consumer in its own thread: hand the GIL over sooner than the 5 ms default.
     sys.setswitchinterval(worker_settings.gil_switch_interval_seconds)
     Worker(app, loglevel=worker_settings.log_level, quiet=True).execute_from_commandline()
