@@ -35,7 +35,9 @@ def describe_verdict(verdict: HealthVerdict) -> str:
     if verdict.probing:
         parts.append("probing with live sends")
     text = ", ".join(parts)
-    return f"{text}: {verdict.reason}" if verdict.reason else text
+    # The health owner's reason adds news only for ejection, probing and recovery; otherwise it restates the figures.
+    restates_figures = verdict.reason.startswith(("error rate", "too few samples"))
+    return f"{text}: {verdict.reason}" if verdict.reason and not restates_figures else text
 
 
 def _healthy_condition(verdict: HealthVerdict | None, generation: int | None) -> dict[str, Any]:
