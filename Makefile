@@ -1,5 +1,5 @@
 # Entry points for a fresh machine; see README.md.
-#   make up    install into .venv and bring the local stack up (later: the whole system)
+#   make up    install into .venv and run the whole system locally (stack, operator, worker, simulator, examples)
 #   make test  install, build the cached stack if absent, lint the layers, run ALL tests
 PYTHON ?= python3
 VENV   := .venv
@@ -21,10 +21,10 @@ stack-build: $(STAMP)
 	$(BIN)/sendpipe stack build
 
 up: stack-build
-	$(BIN)/sendpipe stack up
+	$(BIN)/sendpipe up
 
 down: $(STAMP)
-	$(BIN)/sendpipe stack down
+	$(BIN)/sendpipe down
 
 status: $(STAMP)
 	$(BIN)/sendpipe stack status
