@@ -174,17 +174,16 @@ def live_summary(*, kafka_bootstrap: str, kubectl: Kubectl, seconds: float, expe
 def next_steps(*, info: StackInfo, services: dict[str, Service], elapsed: float) -> str:
     simulator = services["simulator"].port
     url = "" if simulator == 4010 else f" --url http://127.0.0.1:{simulator}"
-    return f"""
-SendPipe is running ({elapsed:.0f}s). Logs: {info.state_dir / 'logs'}
-
-Try next:
-  eval "$(sendpipe stack env)"                     # kubectl and the sendpipe CLI now talk to this stack
-  sendpipe providers list -n acme                  # routing order and health per channel
-  sendpipe simulator fault africastalking --outage 503{url}   # take acme's primary SMS provider down
-  sendpipe send -n acme -c sms --to +254712345678 --text "hello" --count 200
-  kubectl get providers -n acme -w                 # africastalking turns unhealthy, twilio-sms carries the load
-  kubectl get events -n acme                       # why it changed
-  sendpipe simulator clear africastalking{url}     # end the outage: it is probed and turns healthy again
-  sendpipe events --follow                         # every message's DeliveryEvent
-  sendpipe down                                    # stop everything
-"""
+    steps = [
+        ('eval "$(sendpipe stack env)"', "kubectl and the sendpipe CLI now talk to this stack"),
+        ("sendpipe providers list -n acme", "routing order and health per channel"),
+        (f"sendpipe simulator fault africastalking --outage 503{url}", "take acme's primary SMS provider down"),
+        ('sendpipe send -n acme -c sms --to +254712345678 --text "hello" --count 200', ""),
+        ("kubectl get providers -n acme", "africastalking is unhealthy; twilio-sms carries the load"),
+        ("kubectl get events -n acme", "why it changed"),
+        (f"sendpipe simulator clear africastalking{url}", "end the outage; send again: it is probed, then healthy"),
+        ("sendpipe events --follow", "every message's DeliveryEvent"),
+        ("sendpipe down", "stop everything"),
+    ]
+    lines = [line for command, why in steps for line in ((f"  # {why}",) if why else ()) + (f"  {command}",)]
+    return f"\nSendPipe is running ({elapsed:.0f}s). Logs: {info.state_dir / 'logs'}\n\nTry next:\n" + "\n".join(lines) + "\n"
