@@ -176,6 +176,18 @@ async def latency_at(bench: Bench, *, rate: float, seconds: float) -> tuple[floa
     return statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
 
 
+async def settle(worker: WorkerProcess) -> None:
+    """Wait until the health agent has caught up with the burst's outcomes (its counter stops moving)."""
+    previous = None
+    for _ in range(120):
+        text = (await asyncio.to_thread(worker.get, "/metrics"))[1].decode()
+        current = next((line for line in text.splitlines() if line.startswith("sendpipe_health_outcomes_total")), "")
+        if current == previous:
+            return
+        previous = current
+        await asyncio.sleep(1.0)
+
+
 async def main(total: int) -> None:
     info = ensure_stack(StackSettings())
     bench = Bench(info.kafka_bootstrap, partitions=4)
@@ -202,6 +214,7 @@ async def main(total: int) -> None:
                 flush=True,
             )
             half = rate / 2
+            await settle(worker)
             p50, p99 = await latency_at(bench, rate=half, seconds=8)
             print(f"end-to-end latency at {half:,.0f} msg/s (produce -> DeliveryEvent in Kafka): p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
             late, last = await failover_reaction(bench, sim, rate=min(half, 500))

@@ -35,7 +35,7 @@ from sendpipe.core.records import HealthVerdict, OutcomeRecord
 from sendpipe.core.sealing import Keyring
 from sendpipe.providers import ProviderClient
 from sendpipe.settings import KafkaSettings, SealingSettings, TopicSettings, WorkerSettings
-from sendpipe.worker import health_agent
+from sendpipe.worker import faust_tuning, health_agent
 from sendpipe.worker.delivery import Delivery
 from sendpipe.worker.metrics import CONTENT_TYPE, Metrics
 from sendpipe.worker.runtime import DedupeTable, Dispatcher, KafkaOutputs
@@ -62,6 +62,8 @@ def _broker_credentials(kafka: KafkaSettings) -> Any:
         return faust.SSLCredentials(ssl_context(kafka))
     return None
 
+
+faust_tuning.install(worker_settings.fetch_max_wait_ms)
 
 app = faust.App(
     worker_settings.app_id,
@@ -364,10 +366,11 @@ async def stats_page(web: Any, request: Any) -> Any:
     dispatcher = getattr(Runtime, "dispatcher", None)
     return web.json(
         {
-            "finished": {k.value: v for k, v in dispatcher.finished.items()} if dispatcher else {},
+            "finished": {getattr(k, "value", k): v for k, v in dispatcher.finished.items()} if dispatcher else {},
             "in_flight": dispatcher.in_flight if dispatcher else 0,
             "owned_providers": sorted(health_owner.owned),
             "windows": {uid: _window_figures(uid) for uid in sorted(health_owner.owned)},
             "dedupe_entries": len(dedupe.data),
+            "fetch_max_wait_ms": faust_tuning.fetch_max_wait_ms(app.consumer),
         }
     )
