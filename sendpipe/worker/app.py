@@ -100,7 +100,7 @@ outcomes_topic = app.topic(topic_settings.outcomes, partitions=PARTITIONS, **_ra
 def _bytes_table(name: str) -> Any:
     """A table of bytes -> bytes. Faust derives a table's codecs from its key/value types ("json" for
     anything but a Record) and ignores ``schema`` for them, so set "raw" before the store is created."""
-    table = app.Table(name, partitions=PARTITIONS, key_type=bytes, value_type=bytes)
+    table: Any = app.Table(name, partitions=PARTITIONS, key_type=bytes, value_type=bytes)
     table.key_serializer = "raw"
     table.value_serializer = "raw"
     return table

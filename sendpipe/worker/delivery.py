@@ -290,10 +290,11 @@ class Delivery:
         try:
             resolved = self._credentials.resolve(provider)
             adapter = get_adapter(provider.package)
-            result = await asyncio.wait_for(
-                adapter.send(request, credentials=resolved.credentials, settings=resolved.settings, client=self._client),
-                timeout=provider.timeout_seconds + self._grace,
-            )
+            # The client enforces the provider's timeout; this is the backstop (no extra task, unlike wait_for).
+            async with asyncio.timeout(provider.timeout_seconds + self._grace):
+                result = await adapter.send(
+                    request, credentials=resolved.credentials, settings=resolved.settings, client=self._client
+                )
         except CredentialsUnavailable as exc:
             result = SendResult(outcome=Outcome.FAIL_AUTH, error=str(exc))
         except TimeoutError:
