@@ -252,6 +252,10 @@ async def health(stream: Any) -> None:
             except ValueError:
                 log.warning("undecodable outcome record skipped", extra={"offset": event.message.offset})
                 continue
+            if record.provider_uid not in health_owner.owned:
+                stored = health_table.data.get(record.provider_uid.encode())
+                if stored is not None:  # restored from the changelog after a restart or rebalance
+                    health_owner.load([stored])
             owned, due = health_owner.observe(record, partition=event.message.partition)
             metrics.outcomes.inc()
             if due:
