@@ -11,7 +11,8 @@ RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin 
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER 10001:10001
-# The root filesystem is read-only in the chart: Faust's tables live in /var/lib/sendpipe (a volume).
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 SENDPIPE_WORKER_DATA_DIR=/var/lib/sendpipe
+# The root filesystem is read-only in the chart: Faust's tables live in /var/lib/sendpipe (a volume),
+# and HOME is /tmp (an emptyDir there) because the user has no home directory.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 SENDPIPE_WORKER_DATA_DIR=/var/lib/sendpipe HOME=/tmp
 ENTRYPOINT ["sendpipe"]
 CMD ["--help"]
