@@ -104,9 +104,8 @@ def _run_operator(install: Install, *, kafka_bootstrap: str, tmp_path: Path,
     topics = {"routing": f"test.routing.{suffix}", "health": f"test.health.{suffix}"}
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("SENDPIPE_") and key != "KUBECONFIG"}
+    env.update(chart_env)  # the pod's environment; only addresses, ports, files and topic names replaced below
     env.update({
-        "SENDPIPE_OPERATOR_RESYNC_SECONDS": chart_env["SENDPIPE_OPERATOR_RESYNC_SECONDS"],
-        "SENDPIPE_KAFKA_SECURITY_PROTOCOL": chart_env["SENDPIPE_KAFKA_SECURITY_PROTOCOL"],
         "SENDPIPE_OPERATOR_NAMESPACES": chart_env["SENDPIPE_OPERATOR_NAMESPACES"] or install.watched,
         "SENDPIPE_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "SENDPIPE_OPERATOR_KUBECONFIG": str(install.operator.kubeconfig),
