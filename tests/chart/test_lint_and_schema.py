@@ -42,6 +42,8 @@ def test_binary_is_the_pinned_version(helm: Helm) -> None:
         ({"metrics": {"port": 80}}, "port"),
         ({"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
         ({"worker": {"resources": {"requests": {"cpu": []}}}}, "cpu"),
+        ({"kafka": {"securityProtocol": "SASL_SSL"}}, "saslMechanism"),
+        ({"kafka": {"securityProtocol": "SASL_PLAINTEXT", "saslMechanism": "PLAIN"}}, "saslSecret"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
