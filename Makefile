@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Kafka jars (Maven) and etcd/kube-apiserver/kubectl (Go): minutes the first time, then cached.
+# Kafka jars (Maven), etcd/kube-apiserver/kubectl and helm (Go): minutes the first time, then cached.
 stack-build: $(STAMP)
 	$(BIN)/sendpipe stack build
 
