@@ -220,6 +220,13 @@ class Runtime(Service):
 app.service(Runtime)
 
 
+@app.on_partitions_revoked.connect  # type: ignore[misc]
+async def _on_revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+    """Messages still pending on revoked partitions are never acked here: their new owner re-reads them."""
+    if Runtime.ready.is_set():
+        Runtime.dispatcher.forget(set(revoked))
+
+
 def _deliver_agent(channel: Channel) -> Any:
     async def deliver(stream: Any) -> None:
         await Runtime.ready.wait()
