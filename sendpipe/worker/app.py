@@ -220,7 +220,7 @@ class Runtime(Service):
 app.service(Runtime)
 
 
-@app.on_partitions_revoked.connect  # type: ignore[misc]
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]
 async def _on_revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
     """Messages still pending on revoked partitions are never acked here: their new owner re-reads them."""
     if Runtime.ready.is_set():
