@@ -111,6 +111,8 @@ class WorkerSettings(BaseSettings):
     )
     # Publish unchanged health figures at most this often (seconds); transitions go at once.
     health_publish_interval_seconds: float = Field(default=10.0, gt=0)
+    # Event loop: "asyncio", or "uvloop" (needs the uvloop package; measured no gain here, kept as an option).
+    event_loop: Literal["uvloop", "asyncio"] = "asyncio"
     # Longest a consumer fetch waits at the broker (ms); bounds the added latency (Faust's default is 1500).
     fetch_max_wait_ms: int = Field(default=50, ge=1, le=1500)
     # Producer batching delay (ms): fewer, larger produce requests; each costs a GIL hand-off with

@@ -383,5 +383,6 @@ async def stats_page(web: Any, request: Any) -> Any:
             "windows": {uid: _window_figures(uid) for uid in sorted(health_owner.owned)},
             "dedupe_entries": len(dedupe.data),
             "fetch_max_wait_ms": faust_tuning.fetch_max_wait_ms(app.consumer),
+            "event_loop": type(asyncio.get_running_loop()).__module__,
         }
     )

@@ -10,6 +10,7 @@ topic), and offsets are committed.
 from __future__ import annotations
 
 import asyncio
+import asyncio
 import sys
 
 import click
@@ -20,11 +21,27 @@ def worker() -> None:
     """Consume the send topics and deliver messages through each namespace's providers."""
     from faust.worker import Worker
 
-    from sendpipe.worker.app import app, create_topics, worker_settings
+    from sendpipe.settings import WorkerSettings
+
+    # Before the app module is imported: Faust and mode bind to the loop they first see.
+    _choose_event_loop(WorkerSettings().event_loop)
+
+    from sendpipe.worker.app import app, worker_settings
 
     worker_settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if worker_settings.create_topics:
-        asyncio.run(create_topics())
     # Faust runs the Kafka consumer in its own thread: hand the GIL over sooner than the 5 ms default.
     sys.setswitchinterval(worker_settings.gil_switch_interval_seconds)
-    Worker(app, loglevel=worker_settings.log_level, quiet=True).execute_from_commandline()
+    loop = asyncio.get_event_loop_policy().get_event_loop()
+    Worker(app, loglevel=worker_settings.log_level, quiet=True, loop=loop).execute_from_commandline()
+
+
+def _choose_event_loop(choice: str) -> None:
+    """Install uvloop's event loop when SENDPIPE_WORKER_EVENT_LOOP=uvloop (an optional package)."""
+    if choice != "uvloop":
+        return
+    try:
+        import uvloop
+    except ImportError:
+        raise click.ClickException("SENDPIPE_WORKER_EVENT_LOOP=uvloop but the uvloop package is not installed") from None
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    asyncio.set_event_loop(asyncio.new_event_loop())
