@@ -68,7 +68,12 @@ async def test_kill_9_mid_stream_loses_nothing_and_emits_one_event_each(bench: B
         await asyncio.sleep(1.0)
         w1_again = worker_factory("w1-restarted", **settings)
         await producing
-        await events.until(lambda: {r.key.decode() for r in events.records} >= set(ids), timeout=240, what="all events")
+        try:
+            await events.until(lambda: {r.key.decode() for r in events.records} >= set(ids), timeout=240, what="all events")
+        except AssertionError as exc:
+            missing = sorted(set(ids) - {r.key.decode() for r in events.records})
+            states = {w.log_path.name: w.json("/stats") for w in (w2, w1_again) if w.proc and w.proc.poll() is None}
+            raise AssertionError(f"{exc}; missing {len(missing)} e.g. {missing[:5]}; workers: {json.dumps(states)[:3000]}") from None
         await events.poll(3.0)  # anything late (a duplicate) shows up too
         by_id = events.by_id()
     assert w1_again.proc is not None and w1_again.proc.poll() is None, w1_again.tail()
