@@ -31,7 +31,7 @@ status: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/mypy -p sendpipe.stack
+	$(BIN)/mypy -p sendpipe
 
 # pytest exits 5 when no test ran; make fails on any non-zero exit.
 test: stack-build lint
