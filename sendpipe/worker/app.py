@@ -93,6 +93,7 @@ _raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer"
 send_topics = {
     channel: app.topic(topic_settings.send_topic(channel.value), partitions=PARTITIONS, **_raw) for channel in CHANNELS
 }
+faust_tuning.guard_acks({topic_settings.send_topic(channel.value) for channel in CHANNELS})
 outcomes_topic = app.topic(topic_settings.outcomes, partitions=PARTITIONS, **_raw)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from sendpipe.core.messages import DeliveryEvent
 from sendpipe.core.outcomes import Channel
 from sendpipe.core.records import OutcomeRecord
+from sendpipe.worker import faust_tuning
 from sendpipe.worker.delivery import Delivery, Finish, Incoming
 from sendpipe.worker.dlq import DlqReason, dlq_headers
 from sendpipe.worker.metrics import Metrics
@@ -125,7 +126,7 @@ class Dispatcher:
         self._delivery = delivery
         self._metrics = metrics
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._releaser: InOrderReleaser[Any] = InOrderReleaser(lambda event: event.ack())
+        self._releaser: InOrderReleaser[Any] = InOrderReleaser(faust_tuning.release)
         self._tasks: set[asyncio.Task[None]] = set()
         self._crash = crash
         self.finished: dict[Finish, int] = {finish: 0 for finish in Finish}

@@ -45,7 +45,7 @@ async def test_two_workers_share_load_and_route_by_the_same_verdicts(bench: Benc
         s1, s2 = w1.json("/stats")["finished"]["event"], w2.json("/stats")["finished"]["event"]
         assert s1 > 0 and s2 > 0 and s1 + s2 == len(batch), f"load shared: {s1} + {s2}"
 
-        views = await _views_converge(w1, w2)
+        views = await _views_converge(w1, w2, until=lambda v: primary.uid in v["health"])
         assert set(views["routing"]) == {f"{ns}/email", "second-org/sms"}
         assert primary.uid in views["health"], "both hold the owner's verdict of the primary"
 
