@@ -8,7 +8,8 @@ event + dedupe record acknowledged by the broker, or DLQ record, or skip)
 completes its ticket; the releaser calls ``event.ack()`` only for the
 contiguous finished prefix of that partition. Faust's consumer then commits
 exactly that prefix (its committer is unsafe only with acks out of order,
-which this never gives it). A task that fails to produce crashes the app
+which this never gives it); ``faust_tuning.guard_acks`` drops the acks Faust
+itself gives to events it skips around rebalances and shutdown. A task that fails to produce crashes the app
 without acking: the record is redelivered after the restart.
 
 The terminal event and the dedupe changelog record are appended to the same
