@@ -121,7 +121,7 @@ def describe_validation_error(error: ValidationError) -> str:
     lines = []
     for item in error.errors(include_url=False):
         where = ".".join(str(part) for part in item["loc"]) or "(message)"
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")  # pydantic's wrapper around our own ValueErrors
         if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
             # pydantic names no field for a bad discriminator; the discriminator is the field.
             field = str(item.get("ctx", {}).get("discriminator", "channel")).strip("'")

@@ -88,9 +88,9 @@ def problem(raw: dict[str, Any]) -> str:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (SMS | {"to": "0803 000 0000"}, "sms.to: Value error, not an E.164 phone number"),
+        (SMS | {"to": "0803 000 0000"}, "sms.to: not an E.164 phone number"),
         (WHATSAPP_TEXT | {"to": "+1"}, "whatsapp.to:"),
-        ({k: v for k, v in EMAIL.items() if k not in ("text", "html")}, "email: Value error, an email needs a body"),
+        ({k: v for k, v in EMAIL.items() if k not in ("text", "html")}, "email: an email needs a body"),
         (SMS | {"channel": "fax"}, "channel: unknown channel 'fax'; expected one of email, sms, whatsapp"),
         ({k: v for k, v in SMS.items() if k != "channel"}, "channel: missing"),
         (WHATSAPP_TEXT | {"template": WHATSAPP_TEMPLATE["template"]}, "exactly one of text or template"),
