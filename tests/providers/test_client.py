@@ -154,3 +154,38 @@ async def test_deadline_covers_the_whole_attempt(client: ProviderClient, silent_
     assert loop.time() - started < 2.0
     assert caught.value.outcome is Outcome.FAIL_NETWORK and caught.value.possible_duplicate
     assert caught.value.latency_ms >= 250
+
+
+@pytest.fixture
+async def cookie_server() -> AsyncIterator[tuple[int, list[bytes]]]:
+    """Answers 200 with a Set-Cookie; records each request's head."""
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                heads.append(head)
+                length = next((int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+                               if line.startswith(b"content-length:")), 0)
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: session=tenant-a; Path=/\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1], heads
+    server.close()
+    await server.wait_closed()
+
+
+async def test_reply_cookies_are_never_kept_or_sent(client: ProviderClient, cookie_server: tuple[int, list[bytes]]) -> None:
+    """One client serves every tenant: a provider's Set-Cookie must not ride along on later requests."""
+    port, heads = cookie_server
+    call = HttpCall(method="POST", url=f"http://127.0.0.1:{port}/x", json_body={})
+    for _ in range(2):
+        reply, _ = await client.execute(call, timeout=2.0)
+        assert reply.status == 200
+    assert len(heads) == 2 and all(b"cookie:" not in head.lower() for head in heads)
+    assert not client._http.cookies
