@@ -118,7 +118,7 @@ class WorkerSettings(BaseSettings):
     # Producer batching delay (ms): fewer, larger produce requests. Each produce request costs the
     # event loop its encoding and socket write (~5% of its CPU at 5 ms, profiled); 20 ms measured
     # ~+15% worker throughput (bench/worker_throughput.py) for <= 15 ms more end-to-end latency.
-    producer_linger_ms: int = Field(default=20, ge=0, le=1000)
+    producer_linger_ms: int = Field(default=5, ge=0, le=1000)
     # sys.setswitchinterval: how soon a thread waiting for the GIL (Faust's consumer thread) gets it.
     gil_switch_interval_seconds: float = Field(default=0.001, gt=0, le=0.1)
     # Ejection of an unhealthy provider: this × k (k ejections in a row), capped at 5 min; tests shorten it.
