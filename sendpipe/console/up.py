@@ -10,6 +10,7 @@ messages and shows a live summary. Everything keeps running afterwards;
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -22,7 +23,9 @@ import yaml
 from sendpipe.console import demo, system
 from sendpipe.core.crd import build_crd
 from sendpipe.core.sealing import Keyring, generate_key
-from sendpipe.settings import StackSettings
+from sendpipe.bus.admin import control_topics, data_topics, ensure_topics
+from sendpipe.core.outcomes import Channel
+from sendpipe.settings import KafkaSettings, StackSettings, TopicSettings
 from sendpipe.simulator.commands import DEFAULT_PORT as SIMULATOR_DEFAULT_PORT
 from sendpipe.stack import ports
 from sendpipe.stack.errors import StackError
@@ -130,6 +133,10 @@ def up(examples: Path, messages: int, watch: float) -> None:
         kubectl.apply([build_crd()])
         kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/providers.sendpipe.io")
         keys = _sealing_keys(info.state_dir, kubectl)
+        # Created here, before anything produces: the broker would auto-create them with one partition.
+        topics = TopicSettings()
+        asyncio.run(ensure_topics(KafkaSettings(bootstrap=info.kafka_bootstrap),
+                                  data_topics(topics, [c.value for c in Channel]) + control_topics(topics)))
         _step("Simulator, operator and worker")
         services = _start_services(info, env=_environment(info, keys=keys), worker_health_base=10.0)
         simulator = services["simulator"]

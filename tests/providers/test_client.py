@@ -160,8 +160,10 @@ async def test_deadline_covers_the_whole_attempt(client: ProviderClient, silent_
 async def cookie_server() -> AsyncIterator[tuple[int, list[bytes]]]:
     """Answers 200 with a Set-Cookie; records each request's head."""
     heads: list[bytes] = []
+    writers: list[asyncio.StreamWriter] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -172,10 +174,16 @@ async def cookie_server() -> AsyncIterator[tuple[int, list[bytes]]]:
                 writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: session=tenant-a; Path=/\r\nContent-Length: 2\r\n\r\n{}")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     yield server.sockets[0].getsockname()[1], heads
+    # The pooled client keeps its connection open: close our side so no transport outlives the loop.
+    for writer in writers:
+        writer.close()
+        await writer.wait_closed()
     server.close()
     await server.wait_closed()
 
