@@ -10,7 +10,6 @@ topic), and offsets are committed.
 from __future__ import annotations
 
 import asyncio
-import asyncio
 import sys
 
 import click
@@ -26,12 +25,15 @@ def worker() -> None:
     # Before the app module is imported: Faust and mode bind to the loop they first see.
     _choose_event_loop(WorkerSettings().event_loop)
 
-    from sendpipe.worker.app import app, worker_settings
+    from sendpipe.worker.app import app, create_topics, worker_settings
 
     worker_settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Faust runs the Kafka consumer in its own thread: hand the GIL over sooner than the 5 ms default.
     sys.setswitchinterval(worker_settings.gil_switch_interval_seconds)
     loop = asyncio.get_event_loop_policy().get_event_loop()
+    if worker_settings.create_topics:
+        # Before Faust subscribes: a topic created after that is only seen at the next metadata refresh.
+        loop.run_until_complete(create_topics())
     Worker(app, loglevel=worker_settings.log_level, quiet=True, loop=loop).execute_from_commandline()
 
 
