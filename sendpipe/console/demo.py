@@ -27,7 +27,7 @@ from sendpipe.simulator.state import SimCredentials
 
 if TYPE_CHECKING:
     from sendpipe.console.system import Service
-    from sendpipe.console.up import Kubectl
+    from sendpipe.stack.kubectl import Kubectl
     from sendpipe.stack.state import StackInfo
 
 RUN_ID = time.strftime("%H%M%S")

@@ -155,7 +155,6 @@ def _print_json(event: DeliveryEvent) -> None:
 
 def _print_row(event: DeliveryEvent) -> None:
     trail = " → ".join(f"{attempt.provider}:{attempt.outcome.value}" for attempt in event.attempts)
-    status = event.status.value if event.reason is None else f"{event.status.value}"
-    tail = f"{trail}" + (f"  ({event.reason.value})" if event.reason else "")
+    tail = trail + (f"  ({event.reason.value})" if event.reason else "")
     click.echo(f"{event.completed_at:%H:%M:%S.%f}"[:12] + f" {event.id:<28} {event.namespace:<10} "
-               f"{event.channel.value:<9} {status:<7} {event.provider or '-':<18} {tail}")
+               f"{event.channel.value:<9} {event.status.value:<7} {event.provider or '-':<18} {tail}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from sendpipe.settings import KafkaSettings, StackSettings, TopicSettings
 from sendpipe.simulator.commands import DEFAULT_PORT as SIMULATOR_DEFAULT_PORT
 from sendpipe.stack import ports
 from sendpipe.stack.errors import StackError
+from sendpipe.stack.kubectl import Kubectl
 from sendpipe.stack.lifecycle import ensure_stack, stop_stack
 from sendpipe.stack.state import StackInfo
 
@@ -41,20 +41,12 @@ def _step(text: str) -> None:
     click.secho(f"==> {text}", bold=True, err=True)
 
 
-class Kubectl:
-    """The stack's kubectl with its kubeconfig."""
+def _kubectl(info: StackInfo) -> Kubectl:
+    return Kubectl(binary=info.kubectl, kubeconfig=info.kubeconfig)
 
-    def __init__(self, info: StackInfo) -> None:
-        self.base = [str(info.kubectl), "--kubeconfig", str(info.kubeconfig)]
 
-    def __call__(self, *args: str, stdin: str | None = None) -> str:
-        result = subprocess.run([*self.base, *args], input=stdin, capture_output=True, text=True, timeout=120)
-        if result.returncode != 0:
-            raise StackError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
-        return result.stdout
-
-    def apply(self, documents: list[dict[str, Any]]) -> str:
-        return self("apply", "--server-side", "--force-conflicts", "-f", "-", stdin=yaml.safe_dump_all(documents))
+def _apply(kubectl: Kubectl, documents: list[dict[str, Any]]) -> str:
+    return kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(documents))
 
 
 def _sealing_keys(state_dir: Path, kubectl: Kubectl) -> Path:
@@ -64,7 +56,7 @@ def _sealing_keys(state_dir: Path, kubectl: Kubectl) -> Path:
         path.write_text(json.dumps({"active": "k1", "keys": {"k1": generate_key()}}))
         path.chmod(0o600)
     Keyring.from_path(path)  # fail early on a damaged file
-    kubectl.apply([
+    _apply(kubectl, [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SEALING_NAMESPACE}},
         {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
          "metadata": {"name": SEALING_SECRET, "namespace": SEALING_NAMESPACE},
@@ -128,9 +120,9 @@ def up(examples: Path, messages: int, watch: float) -> None:
     try:
         _step("Local stack (Kafka + kube-apiserver). The first run builds it: about 15 minutes.")
         info = ensure_stack(StackSettings())
-        kubectl = Kubectl(info)
+        kubectl = _kubectl(info)
         _step("Provider CRD and the credential-sealing key")
-        kubectl.apply([build_crd()])
+        _apply(kubectl, [build_crd()])
         kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/providers.sendpipe.io")
         keys = _sealing_keys(info.state_dir, kubectl)
         # Created here, before anything produces: the broker would auto-create them with one partition.
@@ -143,7 +135,7 @@ def up(examples: Path, messages: int, watch: float) -> None:
         simulator_url = f"http://127.0.0.1:{simulator.port}"
         _step(f"Example organizations from {examples}, pointed at the simulator ({simulator_url})")
         documents = demo.example_documents(examples, simulator_url=simulator_url, smtp_port=simulator.extra_ports["smtp"])
-        kubectl.apply(documents)
+        _apply(kubectl, documents)
         kubectl("wait", "--for=condition=Ready", "--timeout=90s", "providers", "--all", "-A")
         demo.wait_worker_ready(services["worker"].port, timeout=90)
         _step(f"Sending {messages} example messages per channel")

@@ -96,14 +96,11 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         env.update({"KUBECONFIG": str(started.stack.kubeconfig), "SENDPIPE_KAFKA_BOOTSTRAP": started.stack.kafka_bootstrap})
         yield started
     finally:
-        pids = [s.pid for s in services.load(state_dir).values()] + [p.pid for p in (load(state_dir) or _empty()).processes]
+        recorded = load(state_dir)
+        pids = [s.pid for s in services.load(state_dir).values()] + [p.pid for p in (recorded.processes if recorded else [])]
         down = subprocess.run([*SENDPIPE, "down"], env=env, capture_output=True, text=True, timeout=120)
         assert down.returncode == 0, down.stderr
         assert not [pid for pid in pids if processes.is_running(pid)], "sendpipe down left processes behind"
-
-
-def _empty() -> Any:
-    return type("Empty", (), {"processes": []})()
 
 
 def test_up_runs_the_whole_system_and_delivers_the_example_burst(system: System) -> None:
