@@ -1,4 +1,4 @@
-"""Open a consumer that reads a whole topic from its beginning, every partition, with no group.
+"""Read topics from their beginning, with no consumer group.
 
 Used by the compacted-topic views and by the commands that print or tally
 delivery events. A topic created moments ago may not be in the metadata yet,
@@ -8,8 +8,9 @@ so its partitions are looked up with a short retry.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from sendpipe.bus.connection import client_options
 from sendpipe.settings import KafkaSettings
@@ -40,7 +41,11 @@ async def open_from_beginning(
 ) -> tuple[AIOKafkaConsumer, list[TopicPartition], dict[TopicPartition, int]]:
     """A started consumer assigned every partition of ``topic`` at offset 0, and the end offsets now."""
     consumer = AIOKafkaConsumer(
-        **client_options(settings), group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+        **client_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",  # events are written in transactions: never show an aborted one
     )
     await consumer.start()
     try:
@@ -60,3 +65,33 @@ async def caught_up(consumer: AIOKafkaConsumer, end_offsets: dict[TopicPartition
         if await consumer.position(partition) < end:
             return False
     return True
+
+
+async def read_to_end(
+    settings: KafkaSettings, topic: str, partitions: set[int], *, batch: int = 5000
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every committed record of some partitions of ``topic``, from the beginning to the end as of now.
+
+    ``read_committed``: records of aborted transactions are skipped, and the end is the last stable offset.
+    """
+    if not partitions:
+        return
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), group_id=None, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        end_offsets = await consumer.end_offsets(assigned)
+        remaining = {tp for tp, end in end_offsets.items() if end > 0}
+        while remaining:
+            fetched = await consumer.getmany(*remaining, timeout_ms=500, max_records=batch)
+            for tp, records in fetched.items():
+                for record in records:
+                    if record.offset < end_offsets[tp]:
+                        yield record
+            remaining = {tp for tp in remaining if await consumer.position(tp) < end_offsets[tp]}
+    finally:
+        await consumer.stop()

@@ -1,17 +1,19 @@
-"""The Faust app of the data plane: topics, tables, agents, timers and web pages, declared at module level.
+"""The Faust app of the data plane: the health agent, tables, timers and web pages, declared at module level.
 
-Thin on purpose (STYLE.md): agents decode and hand over to ``Dispatcher`` /
-``Delivery`` (delivery pipeline) and ``HealthOwner`` (health state); all
-settings come from ``sendpipe.settings`` when this module is imported, so a
-worker process is configured by its environment.
+Thin on purpose (STYLE.md): the send topics are consumed by ``SendIntake``
+(a plain consumer whose offsets are committed in the outbox's transactions,
+see ``intake.py``), which hands records to ``Dispatcher`` / ``Delivery``;
+the health agent hands outcomes to ``HealthOwner``. All settings come from
+``sendpipe.settings`` when this module is imported, so a worker process is
+configured by its environment.
 
-Tables: ``dedupe`` (terminal results by message id), ``health-state``
-(compact ProviderHealth records by uid) and three 1-minute tumbling windowed
-tables of sends, failures by outcome and latency per provider. The in-memory
-store is rebuilt from the changelogs at start; every subscribed topic and
-changelog has ``SENDPIPE_TOPICS_PARTITIONS`` partitions, so Faust's assignor
-co-partitions them (partition p of every send topic, of outcomes and of every
-changelog goes to the same worker).
+Faust tables: ``health-state`` (compact ProviderHealth records by uid) and
+three 1-minute tumbling windowed tables of sends, failures by outcome and
+latency per provider, rebuilt from their changelogs at start; the outcomes
+topic and every changelog have ``SENDPIPE_TOPICS_PARTITIONS`` partitions, so
+Faust's assignor co-partitions them. The dedupe table is the intake's own
+(``dedupe.py``): its markers must be written in the same transaction as the
+events.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ import faust
 import faust.streams as faust_streams
 from mode import Service
 
+from aiokafka import AIOKafkaProducer
+
 from sendpipe.bus import admin
-from sendpipe.bus.connection import ssl_context
+from sendpipe.bus.connection import client_options, ssl_context
 from sendpipe.core.health import HealthPolicy
 from sendpipe.core.outcomes import Channel, Outcome
 from sendpipe.core.records import HealthVerdict, OutcomeRecord
@@ -36,9 +40,12 @@ from sendpipe.core.sealing import Keyring
 from sendpipe.providers import ProviderClient
 from sendpipe.settings import KafkaSettings, SealingSettings, TopicSettings, WorkerSettings
 from sendpipe.worker import faust_tuning, health_agent
+from sendpipe.worker.dedupe import DedupeTable, changelog_topic
 from sendpipe.worker.delivery import Delivery
+from sendpipe.worker.intake import SendIntake
 from sendpipe.worker.metrics import CONTENT_TYPE, Metrics
-from sendpipe.worker.runtime import DedupeTable, Dispatcher, KafkaOutputs
+from sendpipe.worker.outbox import TransactionalOutbox
+from sendpipe.worker.runtime import Dispatcher
 from sendpipe.worker.views import CredentialCache, Views
 
 log = logging.getLogger("sendpipe.worker")
@@ -75,7 +82,6 @@ app = faust.App(
     topic_replication_factor=topic_settings.replication_factor,
     table_standby_replicas=0,
     consumer_auto_offset_reset="earliest",
-    stream_wait_empty=True,
     broker_commit_interval=1.0,
     broker_session_timeout=worker_settings.session_timeout_seconds,
     broker_heartbeat_interval=min(3.0, worker_settings.session_timeout_seconds / 3),
@@ -90,10 +96,6 @@ app = faust.App(
 )
 
 _raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-send_topics = {
-    channel: app.topic(topic_settings.send_topic(channel.value), partitions=PARTITIONS, **_raw) for channel in CHANNELS
-}
-faust_tuning.guard_acks({topic_settings.send_topic(channel.value) for channel in CHANNELS})
 outcomes_topic = app.topic(topic_settings.outcomes, partitions=PARTITIONS, **_raw)
 
 
@@ -107,7 +109,6 @@ def _bytes_table(name: str) -> Any:
     return table
 
 
-dedupe_table = _bytes_table("dedupe")
 health_table = _bytes_table("health-state")
 
 
@@ -128,16 +129,7 @@ health_owner = health_agent.HealthOwner(
         ejection_base_seconds=worker_settings.health_ejection_base_seconds,
     )
 )
-dedupe = DedupeTable(
-    data=dedupe_table.data,
-    changelog_topic=dedupe_table.changelog_topic.get_topic_name(),
-    expiry_seconds=worker_settings.dedupe_expiry_seconds,
-)
-outputs = KafkaOutputs(
-    producer=lambda: app.producer,
-    topics={"events": topic_settings.events, "outcomes": topic_settings.outcomes, "dlq": topic_settings.dlq},
-    dedupe=dedupe,
-)
+dedupe = DedupeTable(topic=changelog_topic(worker_settings.app_id), expiry_seconds=worker_settings.dedupe_expiry_seconds)
 
 
 def _on_verdict(verdict: HealthVerdict) -> None:
@@ -168,13 +160,19 @@ def _load_keyring() -> Keyring | None:
     return None
 
 
+def _dedupe_changelog_spec() -> admin.TopicSpec:
+    return admin.TopicSpec(dedupe.topic, PARTITIONS, topic_settings.replication_factor, admin.COMPACTED)
+
+
 class Runtime(Service):
-    """Starts the views and the provider client before any message is handled; drains on stop."""
+    """Starts the views, the provider client and the send intake; drains and commits on stop."""
 
     ready = asyncio.Event()
     delivery: Delivery
     dispatcher: Dispatcher
     client: ProviderClient
+    outbox: TransactionalOutbox
+    intake: SendIntake
     stopping = False
 
     async def on_start(self) -> None:
@@ -191,55 +189,86 @@ class Runtime(Service):
                 raise LookupError("no sealing keyring")
             return keyring.unseal(sealed, provider_uid=uid)
 
+        # The worker's own state topic, whatever SENDPIPE_WORKER_CREATE_TOPICS says (like Faust's changelogs).
+        await admin.ensure_topics(kafka_settings, [_dedupe_changelog_spec()])
         await views.start()
+        producers = _producers()
+        self._producers = producers
+        for producer in producers:
+            await producer.start()
+        group_id = f"{worker_settings.app_id}-send"
+        Runtime.outbox = TransactionalOutbox(
+            producer=producers[0],
+            outcome_producer=producers[1],
+            group_id=group_id,
+            topics={"events": topic_settings.events, "outcomes": topic_settings.outcomes, "dlq": topic_settings.dlq},
+            dedupe=dedupe,
+            interval_seconds=worker_settings.commit_interval_ms / 1000.0,
+            on_failure=app.crash,
+        )
         Runtime.client = ProviderClient(max_connections=max(10, worker_settings.max_in_flight))
         Runtime.delivery = Delivery(
             views=views,
             credentials=CredentialCache(unseal),
             client=Runtime.client,
-            outputs=outputs,
+            outputs=Runtime.outbox,
             dedupe=dedupe,
             metrics=metrics,
             max_wait_seconds=worker_settings.max_wait_seconds,
             attempt_grace_seconds=worker_settings.attempt_grace_seconds,
-            should_hand_back=lambda: Runtime.stopping or bool(app.rebalancing),
+            should_hand_back=lambda: Runtime.stopping or Runtime.intake.rebalancing,
         )
         Runtime.dispatcher = Dispatcher(
-            delivery=Runtime.delivery, metrics=metrics, max_in_flight=worker_settings.max_in_flight, crash=app.crash
+            delivery=Runtime.delivery,
+            metrics=metrics,
+            max_in_flight=worker_settings.max_in_flight,
+            release=Runtime.outbox.release,
+            crash=app.crash,
         )
+        Runtime.intake = SendIntake(
+            kafka=kafka_settings,
+            topics={topic_settings.send_topic(channel.value): channel for channel in CHANNELS},
+            group_id=group_id,
+            dispatcher=Runtime.dispatcher,
+            outbox=Runtime.outbox,
+            dedupe=dedupe,
+            fetch_max_wait_ms=worker_settings.fetch_max_wait_ms,
+            session_timeout_seconds=worker_settings.session_timeout_seconds,
+            revoke_grace_seconds=worker_settings.revoke_grace_seconds,
+            on_failure=app.crash,
+        )
+        self._committer = asyncio.create_task(Runtime.outbox.run(), name="outbox-committer")
+        await Runtime.intake.start()
         Runtime.ready.set()
         log.info("worker ready", extra={"app_id": worker_settings.app_id, "channels": [c.value for c in CHANNELS]})
 
     async def on_stop(self) -> None:
         Runtime.stopping = True
         if Runtime.ready.is_set():
-            await Runtime.dispatcher.drain(timeout=30.0)
-            await Runtime.client.aclose()
+            try:
+                await Runtime.intake.stop(drain_seconds=worker_settings.drain_seconds)
+            finally:
+                self._committer.cancel()
+                await Runtime.client.aclose()
+                for producer in self._producers:
+                    await producer.stop()
         await views.stop()
 
 
+def _producers() -> tuple[AIOKafkaProducer, AIOKafkaProducer]:
+    """(transactional producer of the outbox, plain producer of attempt outcomes)."""
+    common = {**client_options(kafka_settings), "linger_ms": worker_settings.producer_linger_ms, "acks": "all"}
+    transactional = AIOKafkaProducer(
+        **common,
+        enable_idempotence=True,
+        transactional_id=f"{worker_settings.app_id}-send-{worker_settings.instance_id}",
+        transaction_timeout_ms=worker_settings.transaction_timeout_ms,
+        max_batch_size=256 * 1024,
+    )
+    return transactional, AIOKafkaProducer(**common)
+
+
 app.service(Runtime)
-
-
-@app.on_partitions_revoked.connect  # type: ignore[arg-type]
-async def _on_revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
-    """Messages still pending on revoked partitions are never acked here: their new owner re-reads them."""
-    if Runtime.ready.is_set():
-        Runtime.dispatcher.forget(set(revoked))
-
-
-def _deliver_agent(channel: Channel) -> Any:
-    async def deliver(stream: Any) -> None:
-        await Runtime.ready.wait()
-        async for event in stream.noack().events():
-            await Runtime.dispatcher.dispatch(event, channel=channel)
-
-    deliver.__name__ = f"deliver_{channel.value}"
-    return deliver
-
-
-for _channel in CHANNELS:
-    app.agent(send_topics[_channel], name=f"sendpipe.deliver.{_channel.value}", concurrency=1)(_deliver_agent(_channel))
 
 
 @app.agent(outcomes_topic, name="sendpipe.health", concurrency=1)
@@ -331,17 +360,17 @@ async def publish_health() -> None:
 @app.timer(60.0)  # type: ignore[untyped-decorator]
 async def expire_dedupe() -> None:
     """Tombstone dedupe entries past their expiry (only of partitions this worker owns)."""
-    if app.rebalancing:
+    if not Runtime.ready.is_set() or Runtime.intake.rebalancing:
         return
-    partitions = {tp.partition for tp in app.consumer.assignment() if tp.topic in {t.get_topic_name() for t in send_topics.values()}}
-    for key, partition in dedupe.expired(now=time.time(), partitions=partitions):
-        await outputs.tombstone(key, partition=partition)
+    for key, partition in dedupe.expired(partitions={tp.partition for tp in Runtime.intake.assigned}):
+        Runtime.outbox.tombstone(key, partition=partition)
 
 
 @app.page("/ready")
 async def ready_page(web: Any, request: Any) -> Any:
-    ok = Runtime.ready.is_set() and views.ready and not app.rebalancing and not Runtime.stopping
-    return web.json({"ready": ok, "views": views.ready, "rebalancing": bool(app.rebalancing)}, status=200 if ok else 503)
+    rebalancing = bool(app.rebalancing) or (Runtime.ready.is_set() and Runtime.intake.rebalancing)
+    ok = Runtime.ready.is_set() and views.ready and not rebalancing and not Runtime.stopping
+    return web.json({"ready": ok, "views": views.ready, "rebalancing": rebalancing}, status=200 if ok else 503)
 
 
 @app.page("/healthz")
@@ -375,15 +404,21 @@ def _window_figures(uid: str) -> dict[str, Any]:
 
 @app.page("/stats")
 async def stats_page(web: Any, request: Any) -> Any:
-    dispatcher = getattr(Runtime, "dispatcher", None)
+    running = Runtime.ready.is_set()
+    dispatcher = Runtime.dispatcher if running else None
     return web.json(
         {
-            "finished": {getattr(k, "value", k): v for k, v in dispatcher.finished.items()} if dispatcher else {},
+            "finished": {k.value: v for k, v in dispatcher.finished.items()} if dispatcher else {},
             "in_flight": dispatcher.in_flight if dispatcher else 0,
+            "unreleased": dispatcher.pending() if dispatcher else 0,
+            "transactions": Runtime.outbox.transactions if running else 0,
+            "last_commit_ms": round(Runtime.outbox.last_commit_seconds * 1000, 1) if running else None,
+            "send_partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in Runtime.intake.assigned) if running else [],
             "owned_providers": sorted(health_owner.owned),
             "windows": {uid: _window_figures(uid) for uid in sorted(health_owner.owned)},
             "dedupe_entries": len(dedupe.data),
-            "fetch_max_wait_ms": faust_tuning.fetch_max_wait_ms(app.consumer),
+            "fetch_max_wait_ms": Runtime.intake.fetch_max_wait_ms if running else None,
+            "health_fetch_max_wait_ms": faust_tuning.fetch_max_wait_ms(app.consumer),
             "event_loop": type(asyncio.get_running_loop()).__module__,
         }
     )

@@ -1,163 +1,93 @@
-"""The glue between Faust and the pipeline: bounded concurrency, in-order acks, outputs, dedupe table.
+"""Bounded concurrency with in-order release: many messages in flight, offsets committed only as a prefix.
 
-Concurrency without loss (ARCHITECTURE §6): each send topic has one agent
-with ``concurrency=1`` iterating the stream in ``noack`` mode. For every
-event it takes a slot (``max_in_flight`` per process), registers the event
-with the ``InOrderReleaser`` and starts a task. A task that finishes (terminal
-event + dedupe record acknowledged by the broker, or DLQ record, or skip)
-completes its ticket; the releaser calls ``event.ack()`` only for the
-contiguous finished prefix of that partition. Faust's consumer then commits
-exactly that prefix (its committer is unsafe only with acks out of order,
-which this never gives it); ``faust_tuning.guard_acks`` drops the acks Faust
-itself gives to events it skips around rebalances and shutdown. A task that fails to produce crashes the app
-without acking: the record is redelivered after the restart.
-
-The terminal event and the dedupe changelog record are appended to the same
-producer back to back (no await between the appends), so they travel in the
-same produce request; the in-memory dedupe entry is set only once both are
-acknowledged.
+Concurrency without loss (ARCHITECTURE §6): the intake hands each record of
+a send topic, in partition order, to ``Dispatcher.dispatch``, which takes a
+slot (``max_in_flight`` per process), registers the record with the
+``InOrderReleaser`` and starts a task. A task that finishes (its records
+buffered in the outbox: terminal event + dedupe marker, DLQ record, requeue,
+or nothing for a duplicate) completes its ticket in the same synchronous
+step; the releaser hands the outbox an offset only for the contiguous
+finished prefix of the partition, and the outbox commits offsets in the same
+transaction as the records. A task whose output fails crashes the worker
+without releasing: the record is redelivered after the restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import struct
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
-from sendpipe.core.messages import DeliveryEvent
+from aiokafka import ConsumerRecord, TopicPartition
+
 from sendpipe.core.outcomes import Channel
-from sendpipe.core.records import OutcomeRecord
-from sendpipe.worker import faust_tuning
 from sendpipe.worker.delivery import Delivery, Finish, Incoming
-from sendpipe.worker.dlq import DlqReason, dlq_headers
 from sendpipe.worker.metrics import Metrics
 from sendpipe.worker.ordering import InOrderReleaser, Ticket
 
-__all__ = ["DedupeTable", "Dispatcher", "KafkaOutputs"]
+__all__ = ["Dispatcher"]
 
 log = logging.getLogger(__name__)
 
-_DEDUPE = struct.Struct(">dHc")  # completed_at epoch, source partition, status initial (S/F)
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
-class DedupeTable:
-    """Terminal results by message id, in a changelog-backed Faust table (``data`` + explicit changelog writes)."""
-
-    def __init__(self, *, data: Any, changelog_topic: str, expiry_seconds: float) -> None:
-        self.data = data  # the Faust table's store: a MutableMapping[bytes, bytes]
-        self.changelog_topic = changelog_topic
-        self.expiry_seconds = expiry_seconds
-
-    def seen(self, message_id: str) -> bool:
-        value = self.data.get(message_id.encode())
-        if value is None:
-            return False
-        completed_at, _, _ = _DEDUPE.unpack(value)
-        return bool(time.time() - completed_at < self.expiry_seconds)
-
-    @staticmethod
-    def encode(*, status: str, partition: int, at: float) -> bytes:
-        return _DEDUPE.pack(at, partition, status[:1].encode())
-
-    def expired(self, *, now: float, partitions: set[int]) -> list[tuple[bytes, int]]:
-        """Keys past expiry whose partition this worker owns: (key, partition) to tombstone."""
-        result = []
-        for key, value in list(self.data.items()):
-            try:
-                completed_at, partition, _ = _DEDUPE.unpack(value)
-            except (struct.error, TypeError):
-                continue
-            if partition in partitions and now - completed_at >= self.expiry_seconds:
-                result.append((key, partition))
-        return result
-
-
-class KafkaOutputs:
-    """The pipeline's ``Outputs`` over Faust's producer (so Faust's commit flushes them first)."""
+class Dispatcher:
+    """Runs one task per message under a slot limit and releases finished messages in partition order."""
 
     def __init__(
         self,
         *,
-        producer: Callable[[], Any],
-        topics: Mapping[str, str],
-        dedupe: DedupeTable,
+        delivery: Delivery,
+        metrics: Metrics,
+        max_in_flight: int,
+        release: Callable[[TopicPartition, int], None],
+        crash: Callable[[BaseException], Awaitable[Any]],
     ) -> None:
-        self._producer = producer  # late-bound: app.producer exists once the app started
-        self._topics = topics
-        self._dedupe = dedupe
-
-    async def terminal(self, event: DeliveryEvent, *, source_partition: int) -> None:
-        producer = self._producer()
-        key = event.id.encode()
-        marker = DedupeTable.encode(status=event.status.value, partition=source_partition, at=time.time())
-        # Both appends before any await that yields: one produce request carries both.
-        changelog = await producer.send(self._dedupe.changelog_topic, key, marker, source_partition, None, None)
-        emitted = await producer.send(self._topics["events"], key, event.to_json_bytes(), None, None, None)
-        await asyncio.gather(changelog, emitted)
-        self._dedupe.data[key] = marker
-
-    async def outcome(self, record: OutcomeRecord) -> None:
-        producer = self._producer()
-        # Not awaited to the broker: Faust flushes the producer before every offset commit.
-        await producer.send(self._topics["outcomes"], record.provider_uid.encode(), record.to_json_bytes(), None, None, None)
-
-    async def dlq(self, *, raw: bytes, key: bytes | None, source: str, reason: DlqReason, detail: str) -> None:
-        producer = self._producer()
-        headers = dlq_headers(reason=reason, detail=detail, source=source)
-        await (await producer.send(self._topics["dlq"], key, raw, None, None, headers))
-
-    async def requeue(self, *, raw: bytes, key: bytes | None, topic: str, partition: int) -> None:
-        producer = self._producer()
-        await (await producer.send(topic, key, raw, partition, None, [("sendpipe-requeued", b"1")]))
-
-    async def tombstone(self, key: bytes, *, partition: int) -> None:
-        producer = self._producer()
-        await producer.send(self._dedupe.changelog_topic, key, None, partition, None, None)
-        self._dedupe.data.pop(key, None)
-
-
-class Dispatcher:
-    """Runs one task per message under a slot limit and acks finished messages in partition order."""
-
-    def __init__(self, *, delivery: Delivery, metrics: Metrics, max_in_flight: int, crash: Callable[[BaseException], Any]) -> None:
         self._delivery = delivery
         self._metrics = metrics
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._releaser: InOrderReleaser[Any] = InOrderReleaser(faust_tuning.release)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._releaser: InOrderReleaser[Record] = InOrderReleaser(lambda record: release(_tp(record), record.offset))
+        self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._crash = crash
         self.finished: dict[Finish, int] = {finish: 0 for finish in Finish}
 
-    async def dispatch(self, event: Any, *, channel: Channel) -> None:
-        """Called by the agent for each event (in partition order); returns once the task is started."""
+    async def dispatch(self, record: Record, *, channel: Channel, wanted: Callable[[TopicPartition], bool]) -> bool:
+        """Called for each record in partition order; returns once its task is started.
+
+        ``wanted`` is asked after the slot is taken (a rebalance may have run meanwhile): False
+        leaves the record alone and returns False.
+        """
         await self._slots.acquire()
-        message = event.message
-        ticket = self._releaser.add(message.tp, message.offset, event)
-        value = event.value
+        tp = _tp(record)
+        if not wanted(tp):
+            self._slots.release()
+            return False
+        ticket = self._releaser.add(tp, record.offset, record)
         incoming = Incoming(
-            raw=value if isinstance(value, bytes) else b"",
-            key=message.key if isinstance(message.key, bytes) else None,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
+            raw=record.value if isinstance(record.value, bytes) else b"",
+            key=record.key,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
             channel=channel,
             received_at=datetime.now(tz=UTC),
         )
         self._metrics.in_flight.inc()
-        task = asyncio.create_task(self._run(ticket, incoming), name=f"deliver:{message.tp.partition}:{message.offset}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task = asyncio.create_task(self._run(ticket, incoming), name=f"deliver:{record.topic}:{record.partition}:{record.offset}")
+        tasks = self._tasks.setdefault(tp, set())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return True
 
-    async def _run(self, ticket: Ticket[Any], incoming: Incoming) -> None:
+    async def _run(self, ticket: Ticket[Record], incoming: Incoming) -> None:
         try:
             finish = await self._delivery.handle(incoming)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # output failed: never ack; restart and redeliver
+        except Exception as exc:  # output failed: never release; restart and redeliver
             log.exception("delivery failed; crashing the worker so the record is redelivered")
             await self._crash(exc)
             return
@@ -167,19 +97,36 @@ class Dispatcher:
         self.finished[finish] += 1
         self._releaser.complete(ticket)
 
-    def forget(self, partitions: set[Any]) -> None:
-        self._releaser.forget(partitions)
-
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        return sum(len(tasks) for tasks in self._tasks.values())
 
-    async def drain(self, timeout: float) -> None:
-        """Wait for tasks in flight (graceful shutdown); cancel what is left after ``timeout``."""
-        if not self._tasks:
-            return
-        done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=5)
+    def pending(self) -> int:
+        """Messages received but not yet released (in flight, or finished behind an unfinished one)."""
+        return self._releaser.pending()
+
+    async def settle(self, partitions: set[TopicPartition] | None, *, timeout: float) -> int:
+        """Let the tasks of ``partitions`` (all when None) finish for up to ``timeout``; cancel the rest.
+
+        The releaser then forgets those partitions: what was not released is never committed by this
+        worker, so the next owner (or this worker after a restart) reads it again. Returns how many were cancelled.
+        """
+        chosen = set(self._tasks) if partitions is None else partitions & set(self._tasks)
+        running = {task for tp in chosen for task in self._tasks[tp]}
+        cancelled = 0
+        if running:
+            _, late = await asyncio.wait(running, timeout=timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=5)
+            cancelled = len(late)
+        self._releaser.forget(set(chosen) if partitions is None else partitions)
+        for tp in chosen:
+            if not self._tasks[tp]:
+                del self._tasks[tp]
+        return cancelled
+
+
+def _tp(record: Record) -> TopicPartition:
+    return TopicPartition(record.topic, record.partition)

@@ -28,7 +28,10 @@ async def test_one_email_is_sent_and_counted(bench: Bench, sim, worker: WorkerPr
     ):
         assert line in text, line
     assert worker.get("/ready")[0] == 200 and worker.get("/healthz")[0] == 200
-    assert worker.json("/stats")["fetch_max_wait_ms"] == 50, "faust_tuning reached the running consumer"
+    stats = worker.json("/stats")
+    assert stats["fetch_max_wait_ms"] == 50
+    assert stats["health_fetch_max_wait_ms"] == 50, "faust_tuning reached the running consumer"
+    assert stats["transactions"] >= 1 and stats["unreleased"] == 0
 
 
 async def test_credentials_never_leave_the_worker(bench: Bench, sim, worker: WorkerProcess) -> None:

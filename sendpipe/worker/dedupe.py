@@ -1,0 +1,92 @@
+"""Terminal results by message id: the duplicate-suppression table, backed by a compacted changelog topic.
+
+A marker (completed-at, source partition, status) is written to the changelog
+partition of the message's source partition, in the same Kafka transaction
+as the message's DeliveryEvent and its consumed offset (``outbox.py``). When
+a partition is assigned, its markers are read back ``read_committed``, so a
+marker exists exactly when its event does: a crash can neither leave a
+marker without an event (a lost message) nor an event without a marker (a
+second event after redelivery). Entries expire; the owner of a partition
+tombstones them in the changelog.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from collections.abc import Callable, Iterable
+
+from sendpipe.bus.reader import read_to_end
+from sendpipe.settings import KafkaSettings
+
+__all__ = ["DedupeTable", "changelog_topic"]
+
+log = logging.getLogger(__name__)
+
+_MARKER = struct.Struct(">dHc")  # completed_at epoch, source partition, status initial (S/F)
+
+
+def changelog_topic(app_id: str) -> str:
+    return f"{app_id}-dedupe-changelog"
+
+
+class DedupeTable:
+    """Markers of finished messages, in memory for the partitions this worker owns."""
+
+    def __init__(self, *, topic: str, expiry_seconds: float, clock: Callable[[], float] = time.time) -> None:
+        self.topic = topic
+        self.expiry_seconds = expiry_seconds
+        self._clock = clock
+        self.data: dict[bytes, bytes] = {}
+
+    @staticmethod
+    def marker(*, status: str, partition: int, at: float) -> bytes:
+        return _MARKER.pack(at, partition, status[:1].encode())
+
+    def seen(self, message_id: str) -> bool:
+        value = self.data.get(message_id.encode())
+        return value is not None and self._clock() - _MARKER.unpack(value)[0] < self.expiry_seconds
+
+    def remember(self, key: bytes, marker: bytes) -> None:
+        self.data[key] = marker
+
+    def forget(self, key: bytes) -> None:
+        self.data.pop(key, None)
+
+    def drop_partitions(self, partitions: Iterable[int]) -> None:
+        """Forget the markers of partitions no longer owned (their new owner restores them)."""
+        gone = set(partitions)
+        if gone:
+            self.data = {key: value for key, value in self.data.items() if _partition_of(value) not in gone}
+
+    def expired(self, *, partitions: set[int]) -> list[tuple[bytes, int]]:
+        """Keys past expiry whose partition this worker owns: (key, partition) to tombstone."""
+        now = self._clock()
+        result = []
+        for key, value in self.data.items():
+            completed_at, partition, _ = _MARKER.unpack(value)
+            if partition in partitions and now - completed_at >= self.expiry_seconds:
+                result.append((key, partition))
+        return result
+
+    async def restore(self, kafka: KafkaSettings, partitions: set[int]) -> int:
+        """Reload the markers of ``partitions`` from the changelog (committed records only); returns how many."""
+        self.drop_partitions(partitions)
+        loaded = 0
+        async for record in read_to_end(kafka, self.topic, partitions):
+            key = record.key
+            if key is None:
+                continue
+            if record.value is None:
+                self.data.pop(key, None)
+            elif len(record.value) == _MARKER.size:
+                self.data[key] = record.value
+                loaded += 1
+            else:
+                log.warning("malformed dedupe marker skipped", extra={"partition": record.partition, "offset": record.offset})
+        return loaded
+
+
+def _partition_of(marker: bytes) -> int:
+    return int(_MARKER.unpack(marker)[1])

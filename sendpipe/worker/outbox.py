@@ -1,0 +1,178 @@
+"""What finished messages leave behind, committed to Kafka atomically with the offsets that consumed them.
+
+Why transactions: a DeliveryEvent, its dedupe marker and the source offset
+are three writes. Written side by side without a transaction, a crash between
+them either loses a message (marker or offset first: the restart skips it,
+no event) or duplicates its event (event first). Here every record a finished
+message produces (event + marker, DLQ record, requeued record, tombstones)
+is buffered, and the committer writes the buffer and the offsets released
+so far in one Kafka transaction, every ``interval`` seconds (Kafka Streams'
+exactly-once cadence). Consumers of those topics read ``read_committed``.
+
+Consistency rests on one rule: a message's records enter the buffer in the
+same synchronous step as its ticket completes (``runtime.Dispatcher``), and
+the committer snapshots buffer and offsets together, so an offset is only
+ever committed with, or after, the records of every message before it.
+
+Attempt outcomes are facts whether or not the transaction commits (the
+provider was called), and the health agent must see them at once: they go
+through a plain producer, outside the transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from sendpipe.core.messages import DeliveryEvent
+from sendpipe.core.records import OutcomeRecord
+from sendpipe.worker.dedupe import DedupeTable
+from sendpipe.worker.dlq import DlqReason, dlq_headers
+
+__all__ = ["TransactionalOutbox"]
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int | None = None
+    headers: Headers | None = None
+
+
+class TransactionalOutbox:
+    """The pipeline's ``Outputs``: buffered records + released offsets, committed in one transaction."""
+
+    def __init__(
+        self,
+        *,
+        producer: AIOKafkaProducer,
+        outcome_producer: AIOKafkaProducer,
+        group_id: str,
+        topics: Mapping[str, str],
+        dedupe: DedupeTable,
+        interval_seconds: float,
+        max_buffered: int = 20_000,
+        on_failure: Callable[[BaseException], Awaitable[Any]],
+    ) -> None:
+        self._producer = producer
+        self._outcome_producer = outcome_producer
+        self._group_id = group_id
+        self._topics = topics
+        self._dedupe = dedupe
+        self._interval = interval_seconds
+        self._max_buffered = max_buffered
+        self._on_failure = on_failure
+        self._records: list[_Pending] = []
+        self._offsets: dict[TopicPartition, int] = {}
+        self._lock = asyncio.Lock()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._wake = asyncio.Event()
+        self.transactions = 0
+        self.last_commit_seconds = 0.0
+
+    # -- Outputs ---------------------------------------------------------------------------------
+
+    async def terminal(self, event: DeliveryEvent, *, source_partition: int) -> None:
+        await self._wait_for_room()
+        key = event.id.encode()
+        marker = DedupeTable.marker(status=event.status.value, partition=source_partition, at=time.time())
+        self._records.append(_Pending(self._dedupe.topic, key, marker, source_partition))
+        self._records.append(_Pending(self._topics["events"], key, event.to_json_bytes()))
+        self._dedupe.remember(key, marker)
+
+    async def outcome(self, record: OutcomeRecord) -> None:
+        # Not awaited to the broker: the producer batches; stop() flushes.
+        await self._outcome_producer.send(
+            self._topics["outcomes"], record.to_json_bytes(), key=record.provider_uid.encode()
+        )
+
+    async def dlq(self, *, raw: bytes, key: bytes | None, source: str, reason: DlqReason, detail: str) -> None:
+        await self._wait_for_room()
+        headers = dlq_headers(reason=reason, detail=detail, source=source)
+        self._records.append(_Pending(self._topics["dlq"], key, raw, headers=headers))
+
+    async def requeue(self, *, raw: bytes, key: bytes | None, topic: str, partition: int) -> None:
+        await self._wait_for_room()
+        self._records.append(_Pending(topic, key, raw, partition, [("sendpipe-requeued", b"1")]))
+
+    def tombstone(self, key: bytes, *, partition: int) -> None:
+        self._records.append(_Pending(self._dedupe.topic, key, None, partition))
+        self._dedupe.forget(key)
+
+    # -- offsets ---------------------------------------------------------------------------------
+
+    def release(self, tp: TopicPartition, offset: int) -> None:
+        """The message at ``offset`` and everything before it on ``tp`` are finished (records buffered)."""
+        self._offsets[tp] = offset + 1
+
+    def drop_offsets(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:
+            self._offsets.pop(tp, None)
+
+    @property
+    def buffered(self) -> int:
+        return len(self._records)
+
+    # -- committing ------------------------------------------------------------------------------
+
+    async def commit(self) -> None:
+        """Write everything buffered and the released offsets in one transaction (no-op when empty)."""
+        async with self._lock:
+            records, offsets = self._records, self._offsets
+            if not records and not offsets:
+                return
+            self._records, self._offsets = [], {}
+            self._room.set()
+            started = time.monotonic()
+            producer = self._producer
+            await producer.begin_transaction()
+            try:
+                futures = [
+                    await producer.send(r.topic, r.value, key=r.key, partition=r.partition, headers=r.headers)
+                    for r in records
+                ]
+                if offsets:
+                    await producer.send_offsets_to_transaction(offsets, self._group_id)
+                await producer.commit_transaction()
+                await asyncio.gather(*futures)
+            except BaseException:
+                # The records are neither in Kafka nor buffered any more: only a restart can redeliver
+                # their messages (their offsets were not committed).
+                log.error("transaction failed", extra={"records": len(records), "offsets": len(offsets)})
+                raise
+            self.transactions += 1
+            self.last_commit_seconds = time.monotonic() - started
+
+    async def run(self) -> None:
+        """Commit every ``interval`` seconds (sooner when the buffer fills) until cancelled."""
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                await self.commit()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            await self._on_failure(exc)
+
+    async def _wait_for_room(self) -> None:
+        if len(self._records) >= self._max_buffered:
+            self._room.clear()
+            self._wake.set()
+            await self._room.wait()
