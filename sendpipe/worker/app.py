@@ -237,7 +237,10 @@ class Runtime(Service):
             revoke_grace_seconds=worker_settings.revoke_grace_seconds,
             on_failure=app.crash,
         )
-        self._committer = asyncio.create_task(Runtime.outbox.run(), name="outbox-committer")
+        self._outbox_tasks = [
+            asyncio.create_task(Runtime.outbox.run(), name="outbox-committer"),
+            asyncio.create_task(Runtime.outbox.run_outcomes(), name="outcome-writer"),
+        ]
         await Runtime.intake.start()
         Runtime.ready.set()
         log.info("worker ready", extra={"app_id": worker_settings.app_id, "channels": [c.value for c in CHANNELS]})
@@ -248,7 +251,9 @@ class Runtime(Service):
             try:
                 await Runtime.intake.stop(drain_seconds=worker_settings.drain_seconds)
             finally:
-                self._committer.cancel()
+                for task in self._outbox_tasks:
+                    task.cancel()
+                await Runtime.outbox.flush_outcomes()
                 await Runtime.client.aclose()
                 for producer in self._producers:
                     await producer.stop()
@@ -265,7 +270,7 @@ def _producers() -> tuple[AIOKafkaProducer, AIOKafkaProducer]:
         transaction_timeout_ms=worker_settings.transaction_timeout_ms,
         max_batch_size=256 * 1024,
     )
-    return transactional, AIOKafkaProducer(**common)
+    return transactional, AIOKafkaProducer(**common, max_batch_size=256 * 1024)
 
 
 app.service(Runtime)

@@ -25,30 +25,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from sendpipe.core.messages import DeliveryEvent
 from sendpipe.core.records import OutcomeRecord
+from sendpipe.worker.batching import Outgoing, send_batched
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.dlq import DlqReason, dlq_headers
 
 __all__ = ["TransactionalOutbox"]
 
 log = logging.getLogger(__name__)
-
-Headers = list[tuple[str, bytes]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    partition: int | None = None
-    headers: Headers | None = None
 
 
 class TransactionalOutbox:
@@ -63,6 +52,7 @@ class TransactionalOutbox:
         topics: Mapping[str, str],
         dedupe: DedupeTable,
         interval_seconds: float,
+        outcome_linger_seconds: float = 0.005,
         max_buffered: int = 20_000,
         on_failure: Callable[[BaseException], Awaitable[Any]],
     ) -> None:
@@ -74,7 +64,10 @@ class TransactionalOutbox:
         self._interval = interval_seconds
         self._max_buffered = max_buffered
         self._on_failure = on_failure
-        self._records: list[_Pending] = []
+        self._records: list[Outgoing] = []
+        self._outcomes: list[Outgoing] = []
+        self._outcome_linger = outcome_linger_seconds
+        self._outcomes_due = asyncio.Event()
         self._offsets: dict[TopicPartition, int] = {}
         self._lock = asyncio.Lock()
         self._room = asyncio.Event()
@@ -89,27 +82,26 @@ class TransactionalOutbox:
         await self._wait_for_room()
         key = event.id.encode()
         marker = DedupeTable.marker(status=event.status.value, partition=source_partition, at=time.time())
-        self._records.append(_Pending(self._dedupe.topic, key, marker, source_partition))
-        self._records.append(_Pending(self._topics["events"], key, event.to_json_bytes()))
+        self._records.append(Outgoing(self._dedupe.topic, key, marker, source_partition))
+        self._records.append(Outgoing(self._topics["events"], key, event.to_json_bytes()))
         self._dedupe.remember(key, marker)
 
     async def outcome(self, record: OutcomeRecord) -> None:
-        # Not awaited to the broker: the producer batches; stop() flushes.
-        await self._outcome_producer.send(
-            self._topics["outcomes"], record.to_json_bytes(), key=record.provider_uid.encode()
-        )
+        # Written within ``outcome_linger`` by ``run_outcomes``, not awaited: the attempt is over either way.
+        self._outcomes.append(Outgoing(self._topics["outcomes"], record.provider_uid.encode(), record.to_json_bytes()))
+        self._outcomes_due.set()
 
     async def dlq(self, *, raw: bytes, key: bytes | None, source: str, reason: DlqReason, detail: str) -> None:
         await self._wait_for_room()
         headers = dlq_headers(reason=reason, detail=detail, source=source)
-        self._records.append(_Pending(self._topics["dlq"], key, raw, headers=headers))
+        self._records.append(Outgoing(self._topics["dlq"], key, raw, headers=headers))
 
     async def requeue(self, *, raw: bytes, key: bytes | None, topic: str, partition: int) -> None:
         await self._wait_for_room()
-        self._records.append(_Pending(topic, key, raw, partition, [("sendpipe-requeued", b"1")]))
+        self._records.append(Outgoing(topic, key, raw, partition, [("sendpipe-requeued", b"1")]))
 
     def tombstone(self, key: bytes, *, partition: int) -> None:
-        self._records.append(_Pending(self._dedupe.topic, key, None, partition))
+        self._records.append(Outgoing(self._dedupe.topic, key, None, partition))
         self._dedupe.forget(key)
 
     # -- offsets ---------------------------------------------------------------------------------
@@ -140,10 +132,7 @@ class TransactionalOutbox:
             producer = self._producer
             await producer.begin_transaction()
             try:
-                futures = [
-                    await producer.send(r.topic, r.value, key=r.key, partition=r.partition, headers=r.headers)
-                    for r in records
-                ]
+                futures = await send_batched(producer, records)
                 if offsets:
                     await producer.send_offsets_to_transaction(offsets, self._group_id)
                 await producer.commit_transaction()
@@ -170,6 +159,24 @@ class TransactionalOutbox:
             raise
         except BaseException as exc:
             await self._on_failure(exc)
+
+    async def run_outcomes(self) -> None:
+        """Write attempt outcomes as they come, batched over ``outcome_linger`` seconds, until cancelled."""
+        try:
+            while True:
+                await self._outcomes_due.wait()
+                await asyncio.sleep(self._outcome_linger)
+                await self.flush_outcomes()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            await self._on_failure(exc)
+
+    async def flush_outcomes(self) -> None:
+        self._outcomes_due.clear()
+        outcomes, self._outcomes = self._outcomes, []
+        if outcomes:
+            await send_batched(self._outcome_producer, outcomes)
 
     async def _wait_for_room(self) -> None:
         if len(self._records) >= self._max_buffered:
