@@ -135,7 +135,9 @@ def test_an_outage_fails_over_shows_unhealthy_and_recovers(system: System) -> No
     outage_ids = system.sendpipe("send", "-n", "acme", "-c", "sms", "--to", "+254712345678", "--text", "outage",
                                  "--id", f"e2e-outage-{time.time_ns()}", "--count", "40").split()
     started = time.monotonic()
-    eventually(lambda: system.health("africastalking") == "unhealthy", timeout=10, what="africastalking unhealthy")
+    # Routing reacts within about a second (tests/worker/test_outage.py, bench/); the status shown by kubectl
+    # follows through the health topic and the operator, and CI machines are slower: allow for that here.
+    eventually(lambda: system.health("africastalking") == "unhealthy", timeout=30, what="africastalking unhealthy")
     reaction = time.monotonic() - started
     events = system.kubectl("get", "events", "-n", "acme", "--field-selector",
                             "involvedObject.name=africastalking,reason=ProviderUnhealthy", "-o", "json")
