@@ -281,7 +281,7 @@ class Delivery:
             completed_at=datetime.now(tz=UTC),
         )
         await self._out.terminal(event, source_partition=incoming.partition)
-        self._metrics.messages.labels(request.channel.value, status.value, reason.value if reason else "").inc()
+        self._metrics.child(self._metrics.messages, request.channel.value, status.value, reason.value if reason else "").inc()
         return Finish.EVENT
 
     async def _attempt(self, request: AnyRequest, provider: RoutedProvider, *, probe: bool) -> tuple[Attempt, SendResult]:
@@ -306,8 +306,8 @@ class Delivery:
         if result.outcome is Outcome.THROTTLED:
             self.throttled_until[provider.uid] = core_health.throttle_deadline(result.retry_after_seconds, now=now)
         channel = request.channel.value
-        self._metrics.sends.labels(channel, provider.name, result.outcome.value).inc()
-        self._metrics.attempt_latency.labels(channel, provider.name).observe(latency_ms / 1000.0)
+        self._metrics.child(self._metrics.sends, channel, provider.name, result.outcome.value).inc()
+        self._metrics.child(self._metrics.attempt_latency, channel, provider.name).observe(latency_ms / 1000.0)
         await self._out.outcome(
             OutcomeRecord(
                 provider_uid=provider.uid,
