@@ -101,8 +101,6 @@ class WorkerSettings(BaseSettings):
     dedupe_expiry_seconds: float = Field(default=24 * 3600.0, gt=0)
     # How long a message waits when every provider is ejected or throttled and it has no expiresAt.
     max_wait_seconds: float = Field(default=300.0, ge=0)
-    # Added to a provider's timeout to make the hard per-attempt deadline.
-    attempt_grace_seconds: float = Field(default=1.0, ge=0)
     data_dir: Path = Path("/tmp/sendpipe-worker")
     # Consumer-group session timeout: how soon a dead worker's partitions move (seconds).
     session_timeout_seconds: float = Field(default=10.0, ge=1)

@@ -45,7 +45,10 @@ class Adapter(Protocol):
 
     async def send(
         self, request: AnyRequest, *, credentials: Credentials, settings: Settings, client: ProviderClient
-    ) -> SendResult: ...
+    ) -> SendResult:
+        """One attempt, mapped onto an outcome; returns within ``settings.timeout_seconds`` (plus connection
+        teardown): the worker sets no timer of its own."""
+        ...
 
 
 class HttpAdapter:

@@ -215,7 +215,6 @@ class Runtime(Service):
             dedupe=dedupe,
             metrics=metrics,
             max_wait_seconds=worker_settings.max_wait_seconds,
-            attempt_grace_seconds=worker_settings.attempt_grace_seconds,
             should_hand_back=lambda: Runtime.stopping or Runtime.intake.rebalancing,
         )
         Runtime.dispatcher = Dispatcher(

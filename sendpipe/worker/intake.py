@@ -114,7 +114,7 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
                     channel = topics[tp.topic]
                     for record in records:
                         # False: a rebalance began meanwhile; the partition is read again from its committed offset.
-                        if not await dispatcher.dispatch(record, channel=channel, wanted=wanted):
+                        if not await dispatcher.dispatch(record, tp=tp, channel=channel, wanted=wanted):
                             break
         except asyncio.CancelledError:
             raise

@@ -54,14 +54,15 @@ class Dispatcher:
         self._crash = crash
         self.finished: dict[Finish, int] = {finish: 0 for finish in Finish}
 
-    async def dispatch(self, record: Record, *, channel: Channel, wanted: Callable[[TopicPartition], bool]) -> bool:
+    async def dispatch(
+        self, record: Record, *, tp: TopicPartition, channel: Channel, wanted: Callable[[TopicPartition], bool]
+    ) -> bool:
         """Called for each record in partition order; returns once its task is started.
 
         ``wanted`` is asked after the slot is taken (a rebalance may have run meanwhile): False
         leaves the record alone and returns False.
         """
         await self._slots.acquire()
-        tp = _tp(record)
         if not wanted(tp):
             self._slots.release()
             return False
@@ -76,7 +77,7 @@ class Dispatcher:
             received_at=datetime.now(tz=UTC),
         )
         self._metrics.in_flight.inc()
-        task = asyncio.create_task(self._run(ticket, incoming), name=f"deliver:{record.topic}:{record.partition}:{record.offset}")
+        task = asyncio.create_task(self._run(ticket, incoming))
         tasks = self._tasks.setdefault(tp, set())
         tasks.add(task)
         task.add_done_callback(tasks.discard)
