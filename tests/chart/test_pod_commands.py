@@ -44,7 +44,12 @@ def worker_pod(helm: Helm, kafka_bootstrap: str, tmp_path: Path) -> Iterator[tup
     objects = helm.template()
     pod = one(objects, "Deployment", "-worker")["spec"]["template"]
     (container,) = pod["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    pod_name = f"sendpipe-worker-{uuid.uuid4().hex[:5]}"
+    # What the kubelet would put there: plain values, and the pod's name for a downward-API fieldRef.
+    env = {
+        e["name"]: e["value"] if "value" in e else {"metadata.name": pod_name}[e["valueFrom"]["fieldRef"]["fieldPath"]]
+        for e in container["env"]
+    }
     keys = tmp_path / "keys.json"
     keys.write_bytes(base64.b64decode(one(objects, "Secret", "-sealing-key")["data"]["keys.json"]))
     port = free_port()

@@ -1,0 +1,31 @@
+"""The dedupe table's bookkeeping: expiry, partitions dropped on revoke, expired keys to tombstone."""
+
+from __future__ import annotations
+
+from sendpipe.worker.dedupe import DedupeTable, changelog_topic
+
+
+def table(now: list[float]) -> DedupeTable:
+    return DedupeTable(topic=changelog_topic("app"), expiry_seconds=60, clock=lambda: now[0])
+
+
+def test_a_marker_suppresses_its_id_until_it_expires() -> None:
+    now = [1000.0]
+    dedupe = table(now)
+    dedupe.remember(b"m1", DedupeTable.marker(status="SENT", partition=2, at=1000.0))
+    assert dedupe.seen("m1") and not dedupe.seen("m2")
+    now[0] = 1059.9
+    assert dedupe.seen("m1")
+    now[0] = 1060.0
+    assert not dedupe.seen("m1")
+
+
+def test_revoked_partitions_are_forgotten_and_only_owned_expired_keys_are_tombstoned() -> None:
+    now = [1000.0]
+    dedupe = table(now)
+    for key, partition in ((b"a", 0), (b"b", 1), (b"c", 1)):
+        dedupe.remember(key, DedupeTable.marker(status="FAILED", partition=partition, at=900.0))
+    assert sorted(dedupe.expired(partitions={1})) == [(b"b", 1), (b"c", 1)]
+    dedupe.drop_partitions({1})
+    assert set(dedupe.data) == {b"a"}
+    assert changelog_topic("app") == "app-dedupe-changelog"
