@@ -1,18 +1,16 @@
-"""In-order completion tracking: release (ack) a partition's messages only as a contiguous prefix.
+"""In-order completion tracking: release a partition's messages only as a contiguous prefix.
 
 Why it exists: messages of one partition are processed concurrently and
 finish out of order, but a Kafka offset commit means "everything before this
-offset is done". Faust's own tracker is not safe with out-of-order acks
-(faust-streaming 0.15.3 ``Consumer._new_offset`` only refuses a head gap of
-more than one offset, and skips even that check while the committed offset is
-None or 0; issue #606), so the worker hands Faust an ack only when the
-message *and every message received before it on that partition* have
-produced their terminal output. Faust then only ever sees a contiguous acked
-prefix, which it commits correctly.
+offset is done" (the bug class of faust-streaming issue #606, where Faust's
+own tracker commits past unfinished events). The worker releases an offset
+to the outbox only when the message *and every message received before it
+on that partition* have their terminal records buffered; the outbox commits
+only released offsets.
 
 Arrival order, not offset arithmetic, defines "before": offsets may have gaps
 (transaction markers, compaction), and a partition's messages always arrive in
-offset order. Pure bookkeeping, no Faust import: unit-tested on its own.
+offset order. Pure bookkeeping, no Kafka import: unit-tested on its own.
 """
 
 from __future__ import annotations
