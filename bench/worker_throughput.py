@@ -42,20 +42,14 @@ from sendpipe.providers import ProviderClient, get_adapter  # noqa: E402
 from sendpipe.simulator import SimulatorProcess  # noqa: E402
 from sendpipe.settings import StackSettings  # noqa: E402
 from sendpipe.stack import ensure_stack  # noqa: E402
-from tests.worker.harness import Bench, Events, WorkerProcess, email  # noqa: E402
+from tests.worker.harness import Bench, Events, WorkerProcess, email, produce  # noqa: E402
 
 IN_FLIGHT = 200
 LATENCY_MS = 20
 
 
 async def produce_all(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024)
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value, key=key) for key, value in payloads]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
+    await produce(bootstrap, topic, list(payloads), linger_ms=20, max_batch_size=512 * 1024)
 
 
 async def produce_at_rate(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]], rate: float) -> None:

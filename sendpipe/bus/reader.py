@@ -36,27 +36,41 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[Topic
     raise TopicMissingError(f"topic {topic!r} does not exist (yet)")
 
 
-async def open_from_beginning(
-    settings: KafkaSettings, topic: str
+async def _open_at_beginning(
+    settings: KafkaSettings, topic: str, partitions: set[int] | None = None
 ) -> tuple[AIOKafkaConsumer, list[TopicPartition], dict[TopicPartition, int]]:
-    """A started consumer assigned every partition of ``topic`` at offset 0, and the end offsets now."""
+    """A started group-less consumer at the beginning of ``partitions`` of ``topic`` (all when None),
+    and their end offsets now.
+
+    ``read_committed``: the worker writes in transactions; an aborted record is never shown, and the
+    end offset is the last stable one.
+    """
     consumer = AIOKafkaConsumer(
         **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        isolation_level="read_committed",  # events are written in transactions: never show an aborted one
+        isolation_level="read_committed",
     )
     await consumer.start()
     try:
-        partitions = await topic_partitions(consumer, topic)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end_offsets = await consumer.end_offsets(partitions)
+        if partitions is None:
+            assigned = await topic_partitions(consumer, topic)
+        else:
+            assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        return consumer, assigned, await consumer.end_offsets(assigned)
     except BaseException:
         await consumer.stop()
         raise
-    return consumer, partitions, end_offsets
+
+
+async def open_from_beginning(
+    settings: KafkaSettings, topic: str
+) -> tuple[AIOKafkaConsumer, list[TopicPartition], dict[TopicPartition, int]]:
+    """A started consumer assigned every partition of ``topic`` at offset 0, and the end offsets now."""
+    return await _open_at_beginning(settings, topic)
 
 
 async def caught_up(consumer: AIOKafkaConsumer, end_offsets: dict[TopicPartition, int]) -> bool:
@@ -76,15 +90,8 @@ async def read_to_end(
     """
     if not partitions:
         return
-    consumer = AIOKafkaConsumer(
-        **client_options(settings), group_id=None, enable_auto_commit=False, isolation_level="read_committed"
-    )
-    await consumer.start()
+    consumer, _, end_offsets = await _open_at_beginning(settings, topic, partitions)
     try:
-        assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        end_offsets = await consumer.end_offsets(assigned)
         remaining = {tp for tp, end in end_offsets.items() if end > 0}
         while remaining:
             fetched = await consumer.getmany(*remaining, timeout_ms=500, max_records=batch)

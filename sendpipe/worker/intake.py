@@ -61,7 +61,6 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
         self._on_failure = on_failure
         self.group_id = group_id
         self.fetch_max_wait_ms = fetch_max_wait_ms
-        self.rebalancing = False
         self.assigned: set[TopicPartition] = set()
         self._generation = 0  # bumped by every rebalance: records fetched before one are not dispatched after it
         self._settled = asyncio.Event()  # an assignment is complete (its dedupe markers restored)
@@ -80,6 +79,11 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def rebalancing(self) -> bool:
+        """Between giving partitions up (or before the first assignment) and their next assignment."""
+        return not self._settled.is_set()
 
     async def start(self) -> None:
         self._consumer.subscribe(list(self._topics), listener=self)
@@ -123,7 +127,6 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._on_failure(exc)
 
     async def _give_up(self, partitions: set[TopicPartition] | None, *, grace: float) -> None:
-        self.rebalancing = True
         self._settled.clear()
         self._generation += 1
         cancelled = await self._dispatcher.settle(partitions, timeout=grace)
@@ -150,7 +153,6 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
             partitions = {tp.partition for tp in assigned}
             loaded = await self._dedupe.restore(self._kafka, partitions)
             self.assigned = set(assigned)
-            self.rebalancing = False
             self._settled.set()
             log.info(
                 "send partitions assigned",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -147,26 +147,30 @@ class TransactionalOutbox:
 
     async def run(self) -> None:
         """Commit every ``interval`` seconds (sooner when the buffer fills) until cancelled."""
-        try:
-            while True:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
-                except TimeoutError:
-                    pass
-                self._wake.clear()
-                await self.commit()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            await self._on_failure(exc)
+        await self._until_failure(self._commit_forever())
 
     async def run_outcomes(self) -> None:
         """Write attempt outcomes as they come, batched over ``outcome_linger`` seconds, until cancelled."""
+        await self._until_failure(self._write_outcomes_forever())
+
+    async def _commit_forever(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.commit()
+
+    async def _write_outcomes_forever(self) -> None:
+        while True:
+            await self._outcomes_due.wait()
+            await asyncio.sleep(self._outcome_linger)
+            await self.flush_outcomes()
+
+    async def _until_failure(self, loop: Coroutine[Any, Any, None]) -> None:
         try:
-            while True:
-                await self._outcomes_due.wait()
-                await asyncio.sleep(self._outcome_linger)
-                await self.flush_outcomes()
+            await loop
         except asyncio.CancelledError:
             raise
         except BaseException as exc:

@@ -49,7 +49,7 @@ class Dispatcher:
         self._delivery = delivery
         self._metrics = metrics
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._releaser: InOrderReleaser[Record] = InOrderReleaser(lambda record: release(_tp(record), record.offset))
+        self._releaser: InOrderReleaser[tuple[TopicPartition, int]] = InOrderReleaser(lambda item: release(*item))
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._crash = crash
         self.finished: dict[Finish, int] = {finish: 0 for finish in Finish}
@@ -66,7 +66,7 @@ class Dispatcher:
         if not wanted(tp):
             self._slots.release()
             return False
-        ticket = self._releaser.add(tp, record.offset, record)
+        ticket = self._releaser.add(tp, record.offset, (tp, record.offset))
         incoming = Incoming(
             raw=record.value if isinstance(record.value, bytes) else b"",
             key=record.key,
@@ -83,7 +83,7 @@ class Dispatcher:
         task.add_done_callback(tasks.discard)
         return True
 
-    async def _run(self, ticket: Ticket[Record], incoming: Incoming) -> None:
+    async def _run(self, ticket: Ticket[tuple[TopicPartition, int]], incoming: Incoming) -> None:
         try:
             finish = await self._delivery.handle(incoming)
         except asyncio.CancelledError:
@@ -128,6 +128,3 @@ class Dispatcher:
                 del self._tasks[tp]
         return cancelled
 
-
-def _tp(record: Record) -> TopicPartition:
-    return TopicPartition(record.topic, record.partition)

@@ -136,7 +136,7 @@ class Bench:
 
 
 async def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes | None]], **kwargs: Any) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024, **kwargs)
+    producer = AIOKafkaProducer(**{"bootstrap_servers": bootstrap, "linger_ms": 5, "max_batch_size": 256 * 1024, **kwargs})
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key) for key, value in items]
