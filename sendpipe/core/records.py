@@ -3,14 +3,17 @@
 ``sendpipe.routing`` holds one RoutingRecord per (namespace, channel), keyed
 ``namespace/channel``; ``sendpipe.health`` holds one HealthVerdict per
 provider, keyed by provider uid. Both are read in full by every worker.
+Between workers, ``sendpipe.outcomes`` carries attempt outcomes to each
+provider's health owner, keyed by provider uid (``encode_outcomes``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from sendpipe.core.messages import ProviderUid
 from sendpipe.core.outcomes import Channel, HealthState, Outcome
@@ -78,3 +81,25 @@ class OutcomeRecord(WireModel):
     latency_ms: float
     probe: bool = False
     retry_after_seconds: float | None = None
+
+
+_OUTCOME_LIST = TypeAdapter(list[OutcomeRecord])
+
+
+def encode_outcomes(records: Sequence[OutcomeRecord]) -> bytes:
+    """One record of ``sendpipe.outcomes``: a JSON array of one provider's outcomes, oldest first.
+
+    Why an array: the health agent pays a fixed cost per Kafka record (Faust's per-event
+    path), so a worker writes each provider's outcomes of one flush as a single record.
+    """
+    return _OUTCOME_LIST.dump_json(list(records), by_alias=True, exclude_none=True)
+
+
+def decode_outcomes(raw: bytes) -> list[OutcomeRecord]:
+    """The outcomes of one ``sendpipe.outcomes`` record (a single object is read as a batch of one).
+
+    Raises ``ValueError`` (pydantic's ValidationError) when the record is not outcomes.
+    """
+    if raw.lstrip()[:1] == b"{":
+        return [OutcomeRecord.model_validate_json(raw)]
+    return _OUTCOME_LIST.validate_json(raw)

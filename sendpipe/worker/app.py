@@ -35,7 +35,7 @@ from sendpipe.bus import admin
 from sendpipe.bus.connection import client_options, ssl_context
 from sendpipe.core.health import HealthPolicy
 from sendpipe.core.outcomes import Channel, Outcome
-from sendpipe.core.records import HealthVerdict, OutcomeRecord
+from sendpipe.core.records import HealthVerdict, decode_outcomes
 from sendpipe.core.sealing import Keyring
 from sendpipe.providers import ProviderClient
 from sendpipe.settings import KafkaSettings, SealingSettings, TopicSettings, WorkerSettings
@@ -289,20 +289,21 @@ async def health(stream: Any) -> None:
         touched: dict[str, health_agent.Owned] = {}
         for event in events:
             try:
-                record = OutcomeRecord.model_validate_json(event.value)
+                records = decode_outcomes(event.value)
             except ValueError:
                 log.warning("undecodable outcome record skipped", extra={"offset": event.message.offset})
                 continue
-            if record.provider_uid not in health_owner.owned:
-                stored = health_table.data.get(record.provider_uid.encode())
-                if stored is not None:  # restored from the changelog after a restart or rebalance
-                    health_owner.load([stored])
-            owned, due = health_owner.observe(record, partition=event.message.partition)
-            metrics.outcomes.inc()
-            if due:
-                await _publish(owned, now=max(time.time(), record.at.timestamp()))
-            touched[record.provider_uid] = owned
-            figures.setdefault(record.provider_uid, health_agent.WindowDelta()).add(record, event)
+            for record in records:
+                if record.provider_uid not in health_owner.owned:
+                    stored = health_table.data.get(record.provider_uid.encode())
+                    if stored is not None:  # restored from the changelog after a restart or rebalance
+                        health_owner.load([stored])
+                owned, due = health_owner.observe(record, partition=event.message.partition)
+                if due:
+                    await _publish(owned, now=max(time.time(), record.at.timestamp()))
+                touched[record.provider_uid] = owned
+                figures.setdefault(record.provider_uid, health_agent.WindowDelta()).add(record, event)
+            metrics.outcomes.inc(len(records))
         for uid, delta in figures.items():
             await _persist(touched[uid])
             _update_windows(uid, delta)

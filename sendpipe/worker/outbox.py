@@ -16,7 +16,8 @@ ever committed with, or after, the records of every message before it.
 
 Attempt outcomes are facts whether or not the transaction commits (the
 provider was called), and the health agent must see them at once: they go
-through a plain producer, outside the transaction.
+through a plain producer, outside the transaction, one record per provider
+and flush (``encode_outcomes``).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from sendpipe.core.messages import DeliveryEvent
-from sendpipe.core.records import OutcomeRecord
+from sendpipe.core.records import OutcomeRecord, encode_outcomes
 from sendpipe.worker.batching import Outgoing, send_batched
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.dlq import DlqReason, dlq_headers
 
 __all__ = ["TransactionalOutbox"]
+
+_MAX_OUTCOMES_PER_RECORD = 500  # ~150 KB of JSON, well below Kafka's default 1 MB record limit
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ class TransactionalOutbox:
         self._max_buffered = max_buffered
         self._on_failure = on_failure
         self._records: list[Outgoing] = []
-        self._outcomes: list[Outgoing] = []
+        self._outcomes: dict[str, list[OutcomeRecord]] = {}  # by provider uid, oldest first
         self._outcome_linger = outcome_linger_seconds
         self._outcomes_due = asyncio.Event()
         self._offsets: dict[TopicPartition, int] = {}
@@ -88,7 +91,7 @@ class TransactionalOutbox:
 
     async def outcome(self, record: OutcomeRecord) -> None:
         # Written within ``outcome_linger`` by ``run_outcomes``, not awaited: the attempt is over either way.
-        self._outcomes.append(Outgoing(self._topics["outcomes"], record.provider_uid.encode(), record.to_json_bytes()))
+        self._outcomes.setdefault(record.provider_uid, []).append(record)
         self._outcomes_due.set()
 
     async def dlq(self, *, raw: bytes, key: bytes | None, source: str, reason: DlqReason, detail: str) -> None:
@@ -178,9 +181,15 @@ class TransactionalOutbox:
 
     async def flush_outcomes(self) -> None:
         self._outcomes_due.clear()
-        outcomes, self._outcomes = self._outcomes, []
+        outcomes, self._outcomes = self._outcomes, {}
         if outcomes:
-            await send_batched(self._outcome_producer, outcomes)
+            topic, step = self._topics["outcomes"], _MAX_OUTCOMES_PER_RECORD
+            records = [
+                Outgoing(topic, uid.encode(), encode_outcomes(batch[start : start + step]))
+                for uid, batch in outcomes.items()
+                for start in range(0, len(batch), step)
+            ]
+            await send_batched(self._outcome_producer, records)
 
     async def _wait_for_room(self) -> None:
         if len(self._records) >= self._max_buffered:

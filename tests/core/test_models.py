@@ -22,7 +22,7 @@ from sendpipe.core.messages import (
     parse_send_request,
 )
 from sendpipe.core.provider import ProviderResource, ProviderSpec, ProviderStatus
-from sendpipe.core.records import HealthVerdict, OutcomeRecord, RoutingRecord, routing_key
+from sendpipe.core.records import HealthVerdict, OutcomeRecord, RoutingRecord, decode_outcomes, encode_outcomes, routing_key
 
 WHEN = "2026-01-02T03:04:05Z"
 EMAIL = {"id": "m-1", "namespace": "acme", "channel": "email", "to": "ada@acme.example", "subject": "Hi",
@@ -70,6 +70,19 @@ def test_every_model_round_trips_through_json(model: type[BaseModel], wire: dict
     encoded = parsed.to_json_bytes()  # type: ignore[attr-defined]
     assert model.model_validate_json(encoded) == parsed
     assert set(wire) <= set(json.loads(encoded))  # no field lost or renamed
+
+
+def test_outcomes_travel_as_one_array_per_record_and_a_lone_object_still_decodes() -> None:
+    first = OutcomeRecord.model_validate(OUTCOME)
+    second = OutcomeRecord.model_validate({**OUTCOME, "outcome": "SUCCESS", "probe": False, "retryAfterSeconds": None})
+    encoded = encode_outcomes([first, second])
+    assert json.loads(encoded)[0] == OUTCOME
+    assert decode_outcomes(encoded) == [first, second]
+    assert decode_outcomes(json.dumps(OUTCOME).encode()) == [first]  # as written before outcomes were batched
+    with pytest.raises(ValueError):
+        decode_outcomes(b'[{"providerUid": "uid-1"}]')
+    with pytest.raises(ValueError):
+        decode_outcomes(b"not json")
 
 
 @pytest.mark.parametrize("wire", [EMAIL, SMS, WHATSAPP_TEXT, WHATSAPP_TEMPLATE])
