@@ -1,8 +1,8 @@
 """The Faust app of the data plane: the health agent, tables, timers and web pages, declared at module level.
 
-Thin on purpose (STYLE.md): the send topics are consumed by ``SendIntake``
-(a plain consumer whose offsets are committed in the outbox's transactions,
-see ``intake.py``), which hands records to ``Dispatcher`` / ``Delivery``;
+Thin on purpose (STYLE.md): the send path (``SendIntake`` → ``Dispatcher`` →
+``Delivery`` → ``TransactionalOutbox``) runs on its own event loop thread,
+built by ``send_plane.py``, so that this loop stays responsive at full load;
 the health agent hands outcomes to ``HealthOwner``. All settings come from
 ``sendpipe.settings`` when this module is imported, so a worker process is
 configured by its environment.
@@ -29,24 +29,18 @@ import faust
 import faust.streams as faust_streams
 from mode import Service
 
-from aiokafka import AIOKafkaProducer
-
 from sendpipe.bus import admin
-from sendpipe.bus.connection import client_options, ssl_context
+from sendpipe.bus.connection import ssl_context
 from sendpipe.core.health import HealthPolicy
 from sendpipe.core.outcomes import Channel, Outcome
 from sendpipe.core.records import HealthVerdict, decode_outcomes
 from sendpipe.core.sealing import Keyring
-from sendpipe.providers import ProviderClient
 from sendpipe.settings import KafkaSettings, SealingSettings, TopicSettings, WorkerSettings
 from sendpipe.worker import faust_tuning, health_agent
 from sendpipe.worker.dedupe import DedupeTable, changelog_topic
-from sendpipe.worker.delivery import Delivery
-from sendpipe.worker.intake import SendIntake
 from sendpipe.worker.metrics import CONTENT_TYPE, Metrics
-from sendpipe.worker.outbox import TransactionalOutbox
-from sendpipe.worker.runtime import Dispatcher
-from sendpipe.worker.views import CredentialCache, Views
+from sendpipe.worker.send_plane import SendPlane
+from sendpipe.worker.views import Views
 
 log = logging.getLogger("sendpipe.worker")
 
@@ -160,20 +154,15 @@ def _load_keyring() -> Keyring | None:
     return None
 
 
-def _dedupe_changelog_spec() -> admin.TopicSpec:
-    return admin.TopicSpec(dedupe.topic, PARTITIONS, topic_settings.replication_factor, admin.COMPACTED)
+def _crash_from_send_loop(exc: BaseException) -> None:
+    """The send path failed (on its own loop): crash the Faust app on its loop, so the process restarts."""
+    asyncio.run_coroutine_threadsafe(app.crash(exc), app.loop)
 
 
 class Runtime(Service):
-    """Starts the views, the provider client and the send intake; drains and commits on stop."""
+    """Starts the send path on its own loop (``send_plane.py``); drains and commits it on stop."""
 
-    ready = asyncio.Event()
-    delivery: Delivery
-    dispatcher: Dispatcher
-    client: ProviderClient
-    outbox: TransactionalOutbox
-    intake: SendIntake
-    stopping = False
+    plane: SendPlane | None = None
 
     async def on_start(self) -> None:
         if worker_settings.log_level != "debug":
@@ -183,93 +172,25 @@ class Runtime(Service):
         keyring = _load_keyring()
         if keyring is None:
             log.warning("no sealing keys configured (SENDPIPE_SEALING_KEYS_FILE): every provider attempt will fail")
-
-        def unseal(sealed: str, uid: str) -> dict[str, str]:
-            if keyring is None:
-                raise LookupError("no sealing keyring")
-            return keyring.unseal(sealed, provider_uid=uid)
-
-        # The worker's own state topic, whatever SENDPIPE_WORKER_CREATE_TOPICS says (like Faust's changelogs).
-        await admin.ensure_topics(kafka_settings, [_dedupe_changelog_spec()])
-        await views.start()
-        producers = _producers()
-        self._producers = producers
-        for producer in producers:
-            await producer.start()
-        group_id = f"{worker_settings.app_id}-send"
-        Runtime.outbox = TransactionalOutbox(
-            producer=producers[0],
-            outcome_producer=producers[1],
-            group_id=group_id,
-            topics={"events": topic_settings.events, "outcomes": topic_settings.outcomes, "dlq": topic_settings.dlq},
-            dedupe=dedupe,
-            interval_seconds=worker_settings.commit_interval_ms / 1000.0,
-            on_failure=app.crash,
-        )
-        Runtime.client = ProviderClient(max_connections=max(10, worker_settings.max_in_flight))
-        Runtime.delivery = Delivery(
-            views=views,
-            credentials=CredentialCache(unseal),
-            client=Runtime.client,
-            outputs=Runtime.outbox,
-            dedupe=dedupe,
-            metrics=metrics,
-            max_wait_seconds=worker_settings.max_wait_seconds,
-            should_hand_back=lambda: Runtime.stopping or Runtime.intake.rebalancing,
-        )
-        Runtime.dispatcher = Dispatcher(
-            delivery=Runtime.delivery,
-            metrics=metrics,
-            max_in_flight=worker_settings.max_in_flight,
-            release=Runtime.outbox.release,
-            crash=app.crash,
-        )
-        Runtime.intake = SendIntake(
+        plane = SendPlane(
+            worker=worker_settings,
             kafka=kafka_settings,
-            topics={topic_settings.send_topic(channel.value): channel for channel in CHANNELS},
-            group_id=group_id,
-            dispatcher=Runtime.dispatcher,
-            outbox=Runtime.outbox,
+            topics=topic_settings,
+            channels=CHANNELS,
+            partitions=PARTITIONS,
+            views=views,
             dedupe=dedupe,
-            fetch_max_wait_ms=worker_settings.fetch_max_wait_ms,
-            session_timeout_seconds=worker_settings.session_timeout_seconds,
-            revoke_grace_seconds=worker_settings.revoke_grace_seconds,
-            on_failure=app.crash,
+            metrics=metrics,
+            keyring=keyring,
+            crash=_crash_from_send_loop,
         )
-        self._outbox_tasks = [
-            asyncio.create_task(Runtime.outbox.run(), name="outbox-committer"),
-            asyncio.create_task(Runtime.outbox.run_outcomes(), name="outcome-writer"),
-        ]
-        await Runtime.intake.start()
-        Runtime.ready.set()
+        Runtime.plane = plane
+        await plane.start()
         log.info("worker ready", extra={"app_id": worker_settings.app_id, "channels": [c.value for c in CHANNELS]})
 
     async def on_stop(self) -> None:
-        Runtime.stopping = True
-        if Runtime.ready.is_set():
-            try:
-                await Runtime.intake.stop(drain_seconds=worker_settings.drain_seconds)
-            finally:
-                for task in self._outbox_tasks:
-                    task.cancel()
-                await Runtime.outbox.flush_outcomes()
-                await Runtime.client.aclose()
-                for producer in self._producers:
-                    await producer.stop()
-        await views.stop()
-
-
-def _producers() -> tuple[AIOKafkaProducer, AIOKafkaProducer]:
-    """(transactional producer of the outbox, plain producer of attempt outcomes)."""
-    common = {**client_options(kafka_settings), "linger_ms": worker_settings.producer_linger_ms, "acks": "all"}
-    transactional = AIOKafkaProducer(
-        **common,
-        enable_idempotence=True,
-        transactional_id=f"{worker_settings.app_id}-send-{worker_settings.instance_id}",
-        transaction_timeout_ms=worker_settings.transaction_timeout_ms,
-        max_batch_size=256 * 1024,
-    )
-    return transactional, AIOKafkaProducer(**common, max_batch_size=256 * 1024)
+        if Runtime.plane is not None:
+            await Runtime.plane.stop()
 
 
 app.service(Runtime)
@@ -362,19 +283,11 @@ async def publish_health() -> None:
         await _persist(owned)
 
 
-@app.timer(60.0)  # type: ignore[untyped-decorator]
-async def expire_dedupe() -> None:
-    """Tombstone dedupe entries past their expiry (only of partitions this worker owns)."""
-    if not Runtime.ready.is_set() or Runtime.intake.rebalancing:
-        return
-    for key, partition in dedupe.expired(partitions={tp.partition for tp in Runtime.intake.assigned}):
-        Runtime.outbox.tombstone(key, partition=partition)
-
-
 @app.page("/ready")
 async def ready_page(web: Any, request: Any) -> Any:
-    rebalancing = bool(app.rebalancing) or (Runtime.ready.is_set() and Runtime.intake.rebalancing)
-    ok = Runtime.ready.is_set() and views.ready and not rebalancing and not Runtime.stopping
+    plane = Runtime.plane
+    rebalancing = bool(app.rebalancing) or (plane is not None and plane.started and plane.intake.rebalancing)
+    ok = plane is not None and plane.ready and not rebalancing
     return web.json({"ready": ok, "views": views.ready, "rebalancing": rebalancing}, status=200 if ok else 503)
 
 
@@ -392,7 +305,13 @@ async def metrics_page(web: Any, request: Any) -> Any:
 @app.page("/views")
 async def views_page(web: Any, request: Any) -> Any:
     """A credential-free digest of this worker's routing and health views (to compare workers)."""
-    return web.json(views.snapshot())
+    if Runtime.plane is None or not Runtime.plane.started:
+        return web.json({"error": "not started"}, status=503)
+
+    async def snapshot() -> dict[str, Any]:
+        return views.snapshot()
+
+    return web.json(await Runtime.plane.call(snapshot))
 
 
 def _window_figures(uid: str) -> dict[str, Any]:
@@ -409,21 +328,19 @@ def _window_figures(uid: str) -> dict[str, Any]:
 
 @app.page("/stats")
 async def stats_page(web: Any, request: Any) -> Any:
-    running = Runtime.ready.is_set()
-    dispatcher = Runtime.dispatcher if running else None
+    plane = Runtime.plane
+    send: dict[str, Any] = {"finished": {}, "in_flight": 0, "unreleased": 0, "send_partitions": []}
+    if plane is not None and plane.started and not plane.stopping:
+
+        async def send_stats() -> dict[str, Any]:
+            return plane.stats()
+
+        send = await plane.call(send_stats)
     return web.json(
         {
-            "finished": {k.value: v for k, v in dispatcher.finished.items()} if dispatcher else {},
-            "in_flight": dispatcher.in_flight if dispatcher else 0,
-            "unreleased": dispatcher.pending() if dispatcher else 0,
-            "transactions": Runtime.outbox.transactions if running else 0,
-            "last_commit_ms": round(Runtime.outbox.last_commit_seconds * 1000, 1) if running else None,
-            "send_partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in Runtime.intake.assigned) if running else [],
+            **send,
             "owned_providers": sorted(health_owner.owned),
             "windows": {uid: _window_figures(uid) for uid in sorted(health_owner.owned)},
-            "dedupe_entries": len(dedupe.data),
-            "fetch_max_wait_ms": Runtime.intake.fetch_max_wait_ms if running else None,
             "health_fetch_max_wait_ms": faust_tuning.fetch_max_wait_ms(app.consumer),
-            "event_loop": type(asyncio.get_running_loop()).__module__,
         }
     )
