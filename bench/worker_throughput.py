@@ -8,7 +8,9 @@ simulator in a child process with 20 ms latency on the SendGrid API. Printed:
    a plain aiokafka consumer + the same adapter/HTTP client with the same
    parallelism, no health, dedupe, events or ordered commits. Baseline and
    worker alternate for ``--rounds`` rounds (this machine's speed drifts by
-   +-15% within minutes); the ratio is of the medians.
+   +-15% within minutes); the ratio is of the medians. Both processes run
+   with the worker's garbage-collector policy (``sendpipe.worker.gc_policy``),
+   so the ratio measures the worker's machinery, not GC settings.
    Targets: worker >= 80% of the baseline and >= 1,000 msg/s;
 2. failover reaction: at a steady rate, the primary starts failing 100%;
    first attempts (not probes) that still go to it, and the delay of the last one
@@ -40,8 +42,9 @@ from sendpipe.core.messages import parse_send_request  # noqa: E402
 from sendpipe.core.records import RoutedProvider  # noqa: E402
 from sendpipe.providers import ProviderClient, get_adapter  # noqa: E402
 from sendpipe.simulator import SimulatorProcess  # noqa: E402
-from sendpipe.settings import StackSettings  # noqa: E402
+from sendpipe.settings import StackSettings, WorkerSettings  # noqa: E402
 from sendpipe.stack import ensure_stack  # noqa: E402
+from sendpipe.worker import gc_policy  # noqa: E402
 from tests.worker.harness import Bench, Events, WorkerProcess, email, produce  # noqa: E402
 
 IN_FLIGHT = 200
@@ -209,6 +212,9 @@ async def main(total: int, rounds: int) -> None:
         worker = WorkerProcess(bench, log_dir=log_dir, max_in_flight=IN_FLIGHT, health_ejection_base_seconds=60).start()
         try:
             await worker.wait_ready(90)
+            gc_threshold = WorkerSettings().gc_young_threshold
+            gc_policy.apply(gc_threshold)  # the same policy as the worker's (SENDPIPE_WORKER_GC_YOUNG_THRESHOLD)
+            print(f"garbage collector (both): freeze after start, young threshold {gc_threshold or 'default'}", flush=True)
             bases, rates = [], []
             for round_ in range(rounds):
                 bases.append(await baseline(bench, sim, primary, total=total, round_=round_))

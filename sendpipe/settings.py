@@ -134,6 +134,9 @@ class WorkerSettings(BaseSettings):
     producer_linger_ms: int = Field(default=5, ge=0, le=1000)
     # sys.setswitchinterval: how soon a thread waiting for the GIL (Faust's consumer thread) gets it.
     gil_switch_interval_seconds: float = Field(default=0.001, gt=0, le=0.1)
+    # Young-generation threshold of the garbage collector, set (with gc.freeze) once the worker has started;
+    # 0 keeps CPython's default (700). See sendpipe/worker/gc_policy.py for the measurements.
+    gc_young_threshold: int = Field(default=20_000, ge=0, le=1_000_000)
     # Ejection of an unhealthy provider: this × k (k ejections in a row), capped at 5 min; tests shorten it.
     health_ejection_base_seconds: float = Field(default=30.0, gt=0)
 

@@ -36,7 +36,7 @@ from sendpipe.core.outcomes import Channel, Outcome
 from sendpipe.core.records import HealthVerdict, decode_outcomes
 from sendpipe.core.sealing import Keyring
 from sendpipe.settings import KafkaSettings, SealingSettings, TopicSettings, WorkerSettings
-from sendpipe.worker import faust_tuning, health_agent
+from sendpipe.worker import faust_tuning, gc_policy, health_agent
 from sendpipe.worker.dedupe import DedupeTable, changelog_topic
 from sendpipe.worker.metrics import CONTENT_TYPE, Metrics
 from sendpipe.worker.send_plane import SendPlane
@@ -186,6 +186,7 @@ class Runtime(Service):
         )
         Runtime.plane = plane
         await plane.start()
+        gc_policy.apply(worker_settings.gc_young_threshold)
         log.info("worker ready", extra={"app_id": worker_settings.app_id, "channels": [c.value for c in CHANNELS]})
 
     async def on_stop(self) -> None:
