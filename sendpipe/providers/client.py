@@ -113,6 +113,9 @@ def translate(exc: BaseException, *, request_sent: bool, latency_ms: float) -> T
     )
 
 
+_READ = httpx.ByteStream(b"")  # stands in for a response's consumed stream
+
+
 class _SentTracker:
     """httpx trace hook: notes when the request body has been fully written."""
 
@@ -201,7 +204,12 @@ class ProviderClient:
         except (httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError) as exc:
             raise translate(exc, request_sent=tracker.sent, latency_ms=(time.perf_counter() - started) * 1000) from exc
         latency = (time.perf_counter() - started) * 1000
-        return Reply(response.status_code, response.headers, response.content), latency
+        reply = Reply(response.status_code, response.headers, response.content)
+        # httpx leaves every response in a reference cycle (response.stream wraps the response itself):
+        # ~19 objects per send that only the cyclic GC could free. Breaking it lets reference counting
+        # free them at once; the GC's young collections were ~6% of a worker's CPU at full load.
+        response.stream = _READ
+        return reply, latency
 
     async def aclose(self) -> None:
         await self._http.aclose()
