@@ -287,8 +287,8 @@ async def publish_health() -> None:
 @app.page("/ready")
 async def ready_page(web: Any, request: Any) -> Any:
     plane = Runtime.plane
-    rebalancing = bool(app.rebalancing) or (plane is not None and plane.started and plane.intake.rebalancing)
-    ok = plane is not None and plane.ready and not rebalancing
+    rebalancing = bool(app.rebalancing) or (plane is not None and plane.rebalancing)
+    ok = plane is not None and plane.ready and not app.rebalancing
     return web.json({"ready": ok, "views": views.ready, "rebalancing": rebalancing}, status=200 if ok else 503)
 
 
@@ -308,11 +308,7 @@ async def views_page(web: Any, request: Any) -> Any:
     """A credential-free digest of this worker's routing and health views (to compare workers)."""
     if Runtime.plane is None or not Runtime.plane.started:
         return web.json({"error": "not started"}, status=503)
-
-    async def snapshot() -> dict[str, Any]:
-        return views.snapshot()
-
-    return web.json(await Runtime.plane.call(snapshot))
+    return web.json(await Runtime.plane.read(views.snapshot))
 
 
 def _window_figures(uid: str) -> dict[str, Any]:
@@ -332,11 +328,7 @@ async def stats_page(web: Any, request: Any) -> Any:
     plane = Runtime.plane
     send: dict[str, Any] = {"finished": {}, "in_flight": 0, "unreleased": 0, "send_partitions": []}
     if plane is not None and plane.started and not plane.stopping:
-
-        async def send_stats() -> dict[str, Any]:
-            return plane.stats()
-
-        send = await plane.call(send_stats)
+        send = await plane.read(plane.stats)
     return web.json(
         {
             **send,

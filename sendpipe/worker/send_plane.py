@@ -10,7 +10,7 @@ tables, timers, web pages) keeps the main loop, and this module runs the send
 path in a thread; the interpreter hands the GIL to a waiting thread every
 ``gil_switch_interval_seconds``, so the mostly idle Faust loop is served at once.
 
-The two loops share no mutable state except through ``LoopThread.call`` (a
+The two loops share no mutable state except through ``SendPlane.read`` (a
 function run on the send loop, awaited from the other) and reads of plain
 flags; metrics (prometheus_client) are thread-safe, and verdicts travel
 through Kafka (``sendpipe.health``) like those of any other worker.
@@ -70,6 +70,14 @@ class LoopThread:
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(function(), self.loop)
         return await asyncio.wrap_future(future)
 
+    async def read(self, function: Callable[[], T]) -> T:
+        """Run the plain ``function()`` on this loop (to read its state consistently); await the result."""
+
+        async def on_loop() -> T:
+            return function()
+
+        return await self.call(on_loop)
+
     def stop(self, *, timeout: float = 10.0) -> None:
         if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
@@ -124,17 +132,17 @@ class SendPlane:
         finally:
             self._thread.stop()
 
-    async def call(self, function: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        """Run ``function()`` on the send loop (to read or change its state from Faust's loop)."""
-        return await self._thread.call(function)
+    async def read(self, function: Callable[[], T]) -> T:
+        """Run ``function()`` on the send loop and await its result (to read the send path's state)."""
+        return await self._thread.read(function)
+
+    @property
+    def rebalancing(self) -> bool:
+        return self.started and self.intake.rebalancing
 
     @property
     def ready(self) -> bool:
-        return self.started and self.views.ready and not self.stopping and not self.intake.rebalancing
-
-    @property
-    def loop_type(self) -> str:
-        return type(self._thread.loop).__module__
+        return self.started and self.views.ready and not self.stopping and not self.rebalancing
 
     # -- on the send loop ------------------------------------------------------------------------
 
@@ -252,6 +260,6 @@ class SendPlane:
             "send_partitions": sorted(f"{tp.topic}:{tp.partition}" for tp in intake.assigned),
             "dedupe_entries": len(self.dedupe.data),
             "fetch_max_wait_ms": intake.fetch_max_wait_ms,
-            "event_loop": self.loop_type,
+            "event_loop": type(asyncio.get_running_loop()).__module__,
         }
 
