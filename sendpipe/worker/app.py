@@ -197,6 +197,11 @@ class Runtime(Service):
 app.service(Runtime)
 
 
+# Each wait of take_events starts Faust tasks (``wait_first``), even with no outcomes: 0.05 s
+# instead of 0.02 s cut that idle cost on the shared GIL by more than half, for <= 50 ms of verdict delay.
+_BATCH_WITHIN_SECONDS = 0.05
+
+
 @app.agent(outcomes_topic, name="sendpipe.health", concurrency=1)
 async def health(stream: Any) -> None:
     """Outcomes → state machines (one owner per provider) → verdicts; windowed figures per provider.
@@ -206,7 +211,7 @@ async def health(stream: Any) -> None:
     tables get one aggregated update per provider and batch, in the context of
     that provider's last event (same partition: outcomes are keyed by uid).
     """
-    async for events in stream.take_events(500, within=0.02):
+    async for events in stream.take_events(500, within=_BATCH_WITHIN_SECONDS):
         figures: dict[str, health_agent.WindowDelta] = {}
         touched: dict[str, health_agent.Owned] = {}
         for event in events:

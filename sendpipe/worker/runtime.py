@@ -53,6 +53,8 @@ class Dispatcher:
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._crash = crash
         self.finished: dict[Finish, int] = {finish: 0 for finish in Finish}
+        self.in_flight = 0  # a plain int, read by the gauge at scrape time (from Faust's thread)
+        metrics.in_flight.set_function(lambda: self.in_flight)
 
     async def dispatch(
         self, record: Record, *, tp: TopicPartition, channel: Channel, wanted: Callable[[TopicPartition], bool]
@@ -76,7 +78,7 @@ class Dispatcher:
             channel=channel,
             received_at=datetime.now(tz=UTC),
         )
-        self._metrics.in_flight.inc()
+        self.in_flight += 1
         task = asyncio.create_task(self._run(ticket, incoming))
         tasks = self._tasks.setdefault(tp, set())
         tasks.add(task)
@@ -94,13 +96,9 @@ class Dispatcher:
             return
         finally:
             self._slots.release()
-            self._metrics.in_flight.dec()
+            self.in_flight -= 1
         self.finished[finish] += 1
         self._releaser.complete(ticket)
-
-    @property
-    def in_flight(self) -> int:
-        return sum(len(tasks) for tasks in self._tasks.values())
 
     def pending(self) -> int:
         """Messages received but not yet released (in flight, or finished behind an unfinished one)."""
