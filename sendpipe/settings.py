@@ -104,6 +104,9 @@ class WorkerSettings(BaseSettings):
     data_dir: Path = Path("/tmp/sendpipe-worker")
     # Consumer-group session timeout: how soon a dead worker's partitions move (seconds).
     session_timeout_seconds: float = Field(default=10.0, ge=1)
+    # Kafka's max.poll.interval: a send-topic consumer that has not polled for this long leaves its group.
+    # While every slot holds a message waiting for a provider to recover, the intake polls taking nothing.
+    max_poll_interval_seconds: float = Field(default=300.0, ge=2)
     # Create missing topics at start (the operator normally does).
     create_topics: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = Field(

@@ -49,6 +49,7 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
         dedupe: DedupeTable,
         fetch_max_wait_ms: int,
         session_timeout_seconds: float,
+        max_poll_interval_seconds: float,
         revoke_grace_seconds: float,
         on_failure: Callable[[BaseException], Awaitable[Any]],
     ) -> None:
@@ -58,6 +59,8 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
         self._outbox = outbox
         self._dedupe = dedupe
         self._revoke_grace = revoke_grace_seconds
+        # Well inside max.poll.interval: how long dispatch waits for a slot before polling to stay in the group.
+        self._keep_alive_every = max_poll_interval_seconds / 5
         self._on_failure = on_failure
         self.group_id = group_id
         self.fetch_max_wait_ms = fetch_max_wait_ms
@@ -73,6 +76,7 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
             fetch_max_wait_ms=fetch_max_wait_ms,
             max_poll_records=500,
             session_timeout_ms=int(session_timeout_seconds * 1000),
+            max_poll_interval_ms=int(max_poll_interval_seconds * 1000),
             heartbeat_interval_ms=int(min(3.0, session_timeout_seconds / 3) * 1000),
             # Range co-partitions: partition p of every send topic goes to one member, so one
             # worker restores each dedupe changelog partition.
@@ -118,13 +122,35 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
                     channel = topics[tp.topic]
                     for record in records:
                         # False: a rebalance began meanwhile; the partition is read again from its committed offset.
-                        if not await dispatcher.dispatch(record, tp=tp, channel=channel, wanted=wanted):
+                        dispatched = await dispatcher.dispatch(
+                            record, tp=tp, channel=channel, wanted=wanted,
+                            keep_alive=self._poll_taking_nothing, keep_alive_every=self._keep_alive_every,
+                        )
+                        if not dispatched:
                             break
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
             log.exception("send intake failed")
             await self._on_failure(exc)
+
+    async def _poll_taking_nothing(self) -> None:
+        """Stay in the group while every slot waits for a provider to recover: a poll with every partition paused.
+
+        aiokafka leaves the group when ``getmany`` has not been called for max.poll.interval; the
+        partitions would move while this worker still holds their waiting messages. Records already
+        fetched for a paused partition are dropped and fetched again from its position.
+        """
+        consumer = self._consumer
+        paused = consumer.assignment()
+        consumer.pause(*paused)
+        try:
+            fetched = await consumer.getmany(timeout_ms=0)
+        finally:
+            consumer.resume(*(paused & consumer.assignment()))
+        for tp, records in fetched.items():  # assigned meanwhile, so not paused: read them again later
+            consumer.seek(tp, records[0].offset)
+        log.info("every slot waits for a provider; polled to stay in the group", extra={"returned": len(fetched)})
 
     async def _give_up(self, partitions: set[TopicPartition] | None, *, grace: float) -> None:
         self._settled.clear()

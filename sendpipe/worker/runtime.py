@@ -57,14 +57,25 @@ class Dispatcher:
         metrics.in_flight.set_function(lambda: self.in_flight)
 
     async def dispatch(
-        self, record: Record, *, tp: TopicPartition, channel: Channel, wanted: Callable[[TopicPartition], bool]
+        self,
+        record: Record,
+        *,
+        tp: TopicPartition,
+        channel: Channel,
+        wanted: Callable[[TopicPartition], bool],
+        keep_alive: Callable[[], Awaitable[None]],
+        keep_alive_every: float,
     ) -> bool:
         """Called for each record in partition order; returns once its task is started.
 
-        ``wanted`` is asked after the slot is taken (a rebalance may have run meanwhile): False
-        leaves the record alone and returns False.
+        While no slot frees up, ``keep_alive`` runs every ``keep_alive_every`` seconds (every slot may
+        hold a message waiting minutes for a provider to recover). ``wanted`` is asked after the slot is
+        taken (a rebalance may have run meanwhile): False leaves the record alone and returns False.
         """
-        await self._slots.acquire()
+        if self._slots.locked():
+            await self._wait_for_slot(keep_alive, keep_alive_every)
+        else:
+            await self._slots.acquire()  # free: returns at once
         if not wanted(tp):
             self._slots.release()
             return False
@@ -84,6 +95,14 @@ class Dispatcher:
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         return True
+
+    async def _wait_for_slot(self, keep_alive: Callable[[], Awaitable[None]], every: float) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeout=every)
+                return
+            except TimeoutError:
+                await keep_alive()
 
     async def _run(self, ticket: Ticket[tuple[TopicPartition, int]], incoming: Incoming) -> None:
         try:

@@ -200,6 +200,7 @@ class SendPlane:
             dedupe=self.dedupe,
             fetch_max_wait_ms=worker.fetch_max_wait_ms,
             session_timeout_seconds=worker.session_timeout_seconds,
+            max_poll_interval_seconds=worker.max_poll_interval_seconds,
             revoke_grace_seconds=worker.revoke_grace_seconds,
             on_failure=self._on_failure,
         )

@@ -61,3 +61,27 @@ async def test_waits_for_recovery_without_blocking_others_then_fails_at_expiry(
     assert waited.status is DeliveryStatus.SENT
     assert waited.attempts[0].started_at.timestamp() >= ejection_ends - 0.05, "it waited for the ejection to end"
     assert [(a.provider, a.outcome, a.probe) for a in waited.attempts] == [("down", Outcome.SUCCESS, True)]
+
+
+async def test_stays_in_its_group_while_every_slot_waits(bench: Bench, sim, worker_factory) -> None:
+    """All slots hold waiting messages for longer than max.poll.interval: the intake polls taking nothing,
+    so the worker keeps its partitions (no rebalance, nothing handed back) and delivers everything after."""
+    worker = worker_factory(
+        max_in_flight=3, max_poll_interval_seconds=4, max_wait_seconds=60, health_publish_interval_seconds=600
+    )
+    await worker.wait_ready()
+    down = bench.provider(sim, "provider-sendgrid", name="down", priority=1)
+    await bench.publish_routing("stuck", "email", [down])
+    await produce(bench.bootstrap, bench.topics.health, [(down.uid.encode(), _ejected(down, "stuck", 12.0))])
+    await asyncio.sleep(0.5)
+    ids = [f"s-{i}" for i in range(8)]
+    await produce(bench.bootstrap, bench.send_topic("email"), [(i.encode(), email(i, "stuck")) for i in ids])
+    async with Events(bench.bootstrap, bench.topics.events) as events:
+        delivered = await events.wait_ids(set(ids), timeout=60)
+        await asyncio.sleep(1.0)
+        by_id = events.by_id()
+    assert all(e.status is DeliveryStatus.SENT for e in delivered.values())
+    assert {i: len(by_id[i]) for i in ids} == {i: 1 for i in ids}
+    log = worker.log_path.read_text(errors="replace")
+    assert log.count("send partitions assigned") == 1, "the worker left its group while its slots waited"
+    assert "polled to stay in the group" in log
