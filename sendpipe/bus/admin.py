@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.errors import InvalidPartitionsError, TopicAlreadyExistsError
 
 from sendpipe.bus.connection import client_options
 from sendpipe.settings import KafkaSettings, TopicSettings
@@ -71,3 +71,36 @@ async def ensure_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list
         return created
     finally:
         await admin.close()
+
+
+async def partition_counts(settings: KafkaSettings, names: list[str]) -> dict[str, int]:
+    """How many partitions each of ``names`` has (topics that do not exist are left out)."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        return await _partition_counts(admin, names)
+    finally:
+        await admin.close()
+
+
+async def grow_partitions(settings: KafkaSettings, topic: str, at_least: int) -> int:
+    """Give ``topic`` at least ``at_least`` partitions (never fewer than it has); returns its count after."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        count = (await _partition_counts(admin, [topic]))[topic]
+        if count >= at_least:
+            return count
+        try:
+            await admin.create_partitions({topic: NewPartitions(total_count=at_least)})
+        except InvalidPartitionsError:  # another worker grew it first
+            return (await _partition_counts(admin, [topic]))[topic]
+        log.info("grew topic partitions", extra={"topic": topic, "from": count, "to": at_least})
+        return at_least
+    finally:
+        await admin.close()
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
+    described = await admin.describe_topics(names)
+    return {topic["topic"]: len(topic["partitions"]) for topic in described if topic["error_code"] == 0}

@@ -7,7 +7,9 @@ a partition is assigned, its markers are read back ``read_committed``, so a
 marker exists exactly when its event does: a crash can neither leave a
 marker without an event (a lost message) nor an event without a marker (a
 second event after redelivery). Entries expire; the owner of a partition
-tombstones them in the changelog.
+tombstones them in the changelog. Because markers go to their source
+partition's number, the changelog needs as many partitions as the widest send
+topic; it is grown when a send topic is (``cover``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable
 
+from sendpipe.bus import admin
 from sendpipe.bus.reader import read_to_end
 from sendpipe.settings import KafkaSettings
 
@@ -39,6 +42,12 @@ class DedupeTable:
         self.expiry_seconds = expiry_seconds
         self._clock = clock
         self.data: dict[bytes, bytes] = {}
+        self.partitions = 0  # of the changelog, as far as this worker has checked
+
+    async def cover(self, kafka: KafkaSettings, partitions: int) -> None:
+        """Make sure the changelog has at least ``partitions`` partitions (grows it, never shrinks)."""
+        if partitions > self.partitions:
+            self.partitions = await admin.grow_partitions(kafka, self.topic, partitions)
 
     @staticmethod
     def marker(*, status: str, partition: int, at: float) -> bytes:

@@ -177,6 +177,8 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         try:
             partitions = {tp.partition for tp in assigned}
+            if partitions:  # a send topic grown while this worker ran
+                await self._dedupe.cover(self._kafka, max(partitions) + 1)
             loaded = await self._dedupe.restore(self._kafka, partitions)
             self.assigned = set(assigned)
             self._settled.set()

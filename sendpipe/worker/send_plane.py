@@ -159,6 +159,9 @@ class SendPlane:
         # The worker's own state topic, whatever SENDPIPE_WORKER_CREATE_TOPICS says (like Faust's changelogs).
         changelog = admin.TopicSpec(self.dedupe.topic, self._partitions, topics.replication_factor, admin.COMPACTED)
         await admin.ensure_topics(self._kafka, [changelog])
+        send_topics = [topics.send_topic(channel.value) for channel in self._channels]
+        widest = max((await admin.partition_counts(self._kafka, send_topics)).values(), default=self._partitions)
+        await self.dedupe.cover(self._kafka, widest)  # send topics may have been created, or grown, wider
         await self.views.start()
         self._producers = producers = self._new_producers()
         for producer in producers:
