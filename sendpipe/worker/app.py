@@ -197,8 +197,9 @@ class Runtime(Service):
 app.service(Runtime)
 
 
-# Each wait of take_events starts Faust tasks (``wait_first``), even with no outcomes: 0.05 s
-# instead of 0.02 s cut that idle cost on the shared GIL by more than half, for <= 50 ms of verdict delay.
+# Each wait of take_events starts Faust tasks (``wait_first``), even with no outcomes (~300 a second
+# at 0.02 s). 0.05 s measured ~10 instead of 14-20 ms/s of idle CPU on Faust's thread, which shares
+# the GIL with the send path, for at most 50 ms more verdict delay.
 _BATCH_WITHIN_SECONDS = 0.05
 
 
