@@ -29,6 +29,7 @@ from sendpipe.settings import KafkaSettings
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.outbox import TransactionalOutbox
 from sendpipe.worker.runtime import Dispatcher
+from sendpipe.worker.txn_fencing import GroupMember
 
 __all__ = ["SendIntake"]
 
@@ -88,6 +89,13 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
     def rebalancing(self) -> bool:
         """Between giving partitions up (or before the first assignment) and their next assignment."""
         return not self._settled.is_set()
+
+    def member(self) -> GroupMember:
+        """This consumer's member id and generation in its group (generation -1 when not a member)."""
+        coordinator = self._consumer._coordinator
+        if coordinator is None:
+            return GroupMember(member_id="", generation=-1)
+        return GroupMember(member_id=coordinator.member_id, generation=coordinator.generation)
 
     async def start(self) -> None:
         self._consumer.subscribe(list(self._topics), listener=self)

@@ -37,6 +37,7 @@ from sendpipe.core.records import OutcomeRecord, encode_outcomes
 from sendpipe.worker.batching import Outgoing, send_batched
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.dlq import DlqReason, dlq_headers
+from sendpipe.worker.txn_fencing import GroupMember, fence
 
 __all__ = ["TransactionalOutbox"]
 
@@ -60,8 +61,10 @@ class TransactionalOutbox:
         outcome_linger_seconds: float = 0.02,
         max_buffered: int = 20_000,
         on_failure: Callable[[BaseException], Awaitable[Any]],
+        member: Callable[[], GroupMember],
     ) -> None:
         self._producer = producer
+        self._member = member
         self._outcome_producer = outcome_producer
         self._group_id = group_id
         self._topics = topics
@@ -135,6 +138,10 @@ class TransactionalOutbox:
             self._room.set()
             started = time.monotonic()
             producer = self._producer
+            if offsets:
+                # The offsets' owner as of now: a member that has since lost the partitions is refused
+                # by the group coordinator, and the whole transaction aborts (txn_fencing).
+                fence(producer, self._member())
             await producer.begin_transaction()
             try:
                 futures = await send_batched(producer, records)

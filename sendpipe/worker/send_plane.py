@@ -38,6 +38,7 @@ from sendpipe.worker.delivery import Delivery
 from sendpipe.worker.intake import SendIntake
 from sendpipe.worker.metrics import Metrics
 from sendpipe.worker.outbox import TransactionalOutbox
+from sendpipe.worker import txn_fencing
 from sendpipe.worker.runtime import Dispatcher
 from sendpipe.worker.views import CredentialCache, Views
 
@@ -163,6 +164,7 @@ class SendPlane:
         widest = max((await admin.partition_counts(self._kafka, send_topics)).values(), default=self._partitions)
         await self.dedupe.cover(self._kafka, widest)  # send topics may have been created, or grown, wider
         await self.views.start()
+        txn_fencing.install()
         self._producers = producers = self._new_producers()
         for producer in producers:
             await producer.start()
@@ -175,6 +177,7 @@ class SendPlane:
             dedupe=self.dedupe,
             interval_seconds=worker.commit_interval_ms / 1000.0,
             on_failure=self._on_failure,
+            member=lambda: self.intake.member(),
         )
         self.client = ProviderClient(max_connections=max(10, worker.max_in_flight))
         self.delivery = Delivery(
