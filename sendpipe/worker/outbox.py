@@ -25,6 +25,7 @@ process's one core (the GIL) to sending, for at most 20 ms of verdict delay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -37,7 +38,7 @@ from sendpipe.core.records import OutcomeRecord, encode_outcomes
 from sendpipe.worker.batching import Outgoing, send_batched
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.dlq import DlqReason, dlq_headers
-from sendpipe.worker.txn_fencing import GroupMember, fence
+from sendpipe.worker.txn_fencing import GroupMember, LostGroupMembership, fence
 
 __all__ = ["TransactionalOutbox"]
 
@@ -149,10 +150,15 @@ class TransactionalOutbox:
                     await producer.send_offsets_to_transaction(offsets, self._group_id)
                 await producer.commit_transaction()
                 await asyncio.gather(*futures)
-            except BaseException:
+            except BaseException as exc:
                 # The records are neither in Kafka nor buffered any more: only a restart can redeliver
                 # their messages (their offsets were not committed).
                 log.error("transaction failed", extra={"records": len(records), "offsets": len(offsets)})
+                if isinstance(exc, LostGroupMembership):
+                    # Abort now rather than at the transaction timeout: read_committed readers of these
+                    # partitions wait for the open transaction until then.
+                    with contextlib.suppress(Exception):
+                        await producer.abort_transaction()
                 raise
             self.transactions += 1
             self.last_commit_seconds = time.monotonic() - started
