@@ -131,9 +131,9 @@ class WorkerSettings(BaseSettings):
     revoke_grace_seconds: float = Field(default=10.0, ge=0)
     # On SIGTERM, how long messages in flight may take to finish before the final commit (seconds).
     drain_seconds: float = Field(default=30.0, ge=0)
-    # Producer batching delay (ms): fewer, larger produce requests. Each produce request costs the
-    # event loop its encoding and socket write (~5% of its CPU at 5 ms, profiled); 20 ms measured
-    # ~+15% worker throughput (bench/worker_throughput.py) for <= 15 ms more end-to-end latency.
+    # Producer batching delay (ms): fewer, larger produce requests. Since records are written in one
+    # transaction per commit interval, 20 ms measured no throughput gain (bench/worker_throughput.py:
+    # 70% of the baseline, as at 5 ms) and ~20 ms more p50 end-to-end latency.
     producer_linger_ms: int = Field(default=5, ge=0, le=1000)
     # sys.setswitchinterval: how soon a thread waiting for the GIL (Faust's consumer thread) gets it.
     gil_switch_interval_seconds: float = Field(default=0.001, gt=0, le=0.1)
