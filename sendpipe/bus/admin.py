@@ -7,6 +7,8 @@ send, outcome and event topics are plain logs.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
@@ -43,11 +45,19 @@ def data_topics(topics: TopicSettings, channels: list[str]) -> list[TopicSpec]:
     return [TopicSpec(name, topics.partitions, topics.replication_factor) for name in names]
 
 
-async def ensure_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list[str]:
-    """Create the topics that do not exist yet; return the names created."""
+@asynccontextmanager
+async def _admin_client(settings: KafkaSettings) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def ensure_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    async with _admin_client(settings) as admin:
         existing = set(await admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         if not missing:
@@ -69,25 +79,17 @@ async def ensure_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list
         created = [spec.name for spec in missing]
         log.info("created topics", extra={"topics": created})
         return created
-    finally:
-        await admin.close()
 
 
 async def partition_counts(settings: KafkaSettings, names: list[str]) -> dict[str, int]:
     """How many partitions each of ``names`` has (topics that do not exist are left out)."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
+    async with _admin_client(settings) as admin:
         return await _partition_counts(admin, names)
-    finally:
-        await admin.close()
 
 
 async def grow_partitions(settings: KafkaSettings, topic: str, at_least: int) -> int:
     """Give ``topic`` at least ``at_least`` partitions (never fewer than it has); returns its count after."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
+    async with _admin_client(settings) as admin:
         count = (await _partition_counts(admin, [topic]))[topic]
         if count >= at_least:
             return count
@@ -97,8 +99,6 @@ async def grow_partitions(settings: KafkaSettings, topic: str, at_least: int) ->
             return (await _partition_counts(admin, [topic]))[topic]
         log.info("grew topic partitions", extra={"topic": topic, "from": count, "to": at_least})
         return at_least
-    finally:
-        await admin.close()
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:

@@ -36,7 +36,7 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[Topic
     raise TopicMissingError(f"topic {topic!r} does not exist (yet)")
 
 
-async def _open_at_beginning(
+async def open_from_beginning(
     settings: KafkaSettings, topic: str, partitions: set[int] | None = None
 ) -> tuple[AIOKafkaConsumer, list[TopicPartition], dict[TopicPartition, int]]:
     """A started group-less consumer at the beginning of ``partitions`` of ``topic`` (all when None),
@@ -66,13 +66,6 @@ async def _open_at_beginning(
         raise
 
 
-async def open_from_beginning(
-    settings: KafkaSettings, topic: str
-) -> tuple[AIOKafkaConsumer, list[TopicPartition], dict[TopicPartition, int]]:
-    """A started consumer assigned every partition of ``topic`` at offset 0, and the end offsets now."""
-    return await _open_at_beginning(settings, topic)
-
-
 async def caught_up(consumer: AIOKafkaConsumer, end_offsets: dict[TopicPartition, int]) -> bool:
     """Whether every partition has been read up to the given end offsets."""
     for partition, end in end_offsets.items():
@@ -90,7 +83,7 @@ async def read_to_end(
     """
     if not partitions:
         return
-    consumer, _, end_offsets = await _open_at_beginning(settings, topic, partitions)
+    consumer, _, end_offsets = await open_from_beginning(settings, topic, partitions)
     try:
         remaining = {tp for tp, end in end_offsets.items() if end > 0}
         while remaining:
