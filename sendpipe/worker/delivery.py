@@ -1,12 +1,12 @@
 """The per-message pipeline: validate → dedupe → plan → attempt → emit exactly one terminal result.
 
-Framework-free on purpose: the Faust layer (``app.py``) hands in the raw
-record and two small ports (``Outputs`` to produce, ``DedupeStore`` for
-terminal results) and learns only when the message is finished. Every path
-ends in exactly one of: a DeliveryEvent (SENT or FAILED), a DLQ record, a
-skip (already delivered), or a requeue (handed back during a rebalance or
-shutdown while waiting for a provider to recover). The caller acks the
-Kafka record only after that.
+Framework-free on purpose: the dispatcher (``runtime.py``) hands in the raw
+record, and two small ports (``Outputs`` to produce, ``DedupeStore`` for
+terminal results) are all it writes to; it learns only when the message is
+finished. Every path ends in exactly one of: a DeliveryEvent (SENT or
+FAILED), a DLQ record, a skip (already delivered), or a requeue (handed back
+during a rebalance or shutdown while waiting for a provider to recover). The
+record's offset is released for commit only after that.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ _WAIT_POLL_SECONDS = 0.25
 
 
 class Finish(enum.Enum):
-    """How a message left the pipeline (all of them mean: safe to ack)."""
+    """How a message left the pipeline (all of them mean: its offset may be released)."""
 
     EVENT = "event"
     DLQ = "dlq"
@@ -61,7 +61,7 @@ class Finish(enum.Enum):
 
 
 class Outputs(Protocol):
-    """Where the pipeline's records go. ``terminal`` returns once both records are acknowledged."""
+    """Where the pipeline's records go: buffered for the next transaction (``outbox.py``), outcomes at once."""
 
     async def terminal(self, event: DeliveryEvent, *, source_partition: int) -> None: ...
 
@@ -78,7 +78,7 @@ class DedupeStore(Protocol):
 
 @dataclass(slots=True, kw_only=True)  # not frozen: a frozen __init__ costs ~1 µs more per message
 class Incoming:
-    """One record of a send topic, as the Faust layer received it."""
+    """One record of a send topic, as the intake received it."""
 
     raw: bytes
     key: bytes | None
@@ -119,7 +119,7 @@ class Delivery:
         self._in_progress: dict[str, list[asyncio.Future[None]]] = {}  # by id: who waits for it to finish
 
     async def handle(self, incoming: Incoming) -> Finish:
-        """Process one record to its terminal output. Raises only on output failure (then: do not ack)."""
+        """Process one record to its terminal output. Raises only on output failure (then: do not release it)."""
         try:
             request = parse_send_request(incoming.raw)
         except RequestTooLarge as exc:

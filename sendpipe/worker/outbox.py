@@ -38,7 +38,7 @@ from sendpipe.core.records import OutcomeRecord, encode_outcomes
 from sendpipe.worker.batching import Outgoing, send_batched
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.dlq import DlqReason, dlq_headers
-from sendpipe.worker.txn_fencing import GroupMember, LostGroupMembership, fence
+from sendpipe.worker.txn_fencing import GroupMember, fence
 
 __all__ = ["TransactionalOutbox"]
 
@@ -139,26 +139,25 @@ class TransactionalOutbox:
             self._room.set()
             started = time.monotonic()
             producer = self._producer
-            if offsets:
-                # The offsets' owner as of now: a member that has since lost the partitions is refused
-                # by the group coordinator, and the whole transaction aborts (txn_fencing).
-                fence(producer, self._member())
-            await producer.begin_transaction()
             try:
+                if offsets:
+                    # The offsets' owner as of now: a member that has since lost the partitions is refused
+                    # by the group coordinator, and the whole transaction aborts (txn_fencing).
+                    fence(producer, self._member())
+                await producer.begin_transaction()
                 futures = await send_batched(producer, records)
                 if offsets:
                     await producer.send_offsets_to_transaction(offsets, self._group_id)
                 await producer.commit_transaction()
                 await asyncio.gather(*futures)
-            except BaseException as exc:
+            except BaseException:
                 # The records are neither in Kafka nor buffered any more: only a restart can redeliver
                 # their messages (their offsets were not committed).
                 log.error("transaction failed", extra={"records": len(records), "offsets": len(offsets)})
-                if isinstance(exc, LostGroupMembership):
-                    # Abort now rather than at the transaction timeout: read_committed readers of these
-                    # partitions wait for the open transaction until then.
-                    with contextlib.suppress(Exception):
-                        await producer.abort_transaction()
+                # Abort now rather than at the transaction timeout, which read_committed readers of these
+                # partitions would wait for; fails harmlessly when nothing is open or the producer is broken.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(producer.abort_transaction(), timeout=5.0)
                 raise
             self.transactions += 1
             self.last_commit_seconds = time.monotonic() - started

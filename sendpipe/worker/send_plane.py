@@ -33,12 +33,12 @@ from sendpipe.core.outcomes import Channel
 from sendpipe.core.sealing import Keyring
 from sendpipe.providers import ProviderClient
 from sendpipe.settings import KafkaSettings, TopicSettings, WorkerSettings
+from sendpipe.worker import txn_fencing
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.delivery import Delivery
 from sendpipe.worker.intake import SendIntake
 from sendpipe.worker.metrics import Metrics
 from sendpipe.worker.outbox import TransactionalOutbox
-from sendpipe.worker import txn_fencing
 from sendpipe.worker.runtime import Dispatcher
 from sendpipe.worker.views import CredentialCache, Views
 
@@ -160,8 +160,8 @@ class SendPlane:
         # The worker's own state topic, whatever SENDPIPE_WORKER_CREATE_TOPICS says (like Faust's changelogs).
         changelog = admin.TopicSpec(self.dedupe.topic, self._partitions, topics.replication_factor, admin.COMPACTED)
         await admin.ensure_topics(self._kafka, [changelog])
-        send_topics = [topics.send_topic(channel.value) for channel in self._channels]
-        widest = max((await admin.partition_counts(self._kafka, send_topics)).values(), default=self._partitions)
+        send_topics = {topics.send_topic(channel.value): channel for channel in self._channels}
+        widest = max((await admin.partition_counts(self._kafka, list(send_topics))).values(), default=self._partitions)
         await self.dedupe.cover(self._kafka, widest)  # send topics may have been created, or grown, wider
         await self.views.start()
         txn_fencing.install()
@@ -199,7 +199,7 @@ class SendPlane:
         )
         self.intake = SendIntake(
             kafka=self._kafka,
-            topics={topics.send_topic(channel.value): channel for channel in self._channels},
+            topics=send_topics,
             group_id=group_id,
             dispatcher=self.dispatcher,
             outbox=self.outbox,

@@ -19,7 +19,6 @@ broker without v3 (before Kafka 2.5) gets v0, as before.
 
 from __future__ import annotations
 
-import collections
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -29,7 +28,7 @@ from aiokafka import errors as kafka_errors
 from aiokafka.producer import sender as aiokafka_sender
 from aiokafka.producer.transaction_manager import TransactionState
 from aiokafka.protocol.api import Request, RequestStruct, Response
-from aiokafka.protocol.transaction import TxnOffsetCommitRequest_v0
+from aiokafka.protocol.transaction import TxnOffsetCommitRequest, TxnOffsetCommitRequest_v0
 from aiokafka.protocol.types import (
     CompactArray,
     CompactString,
@@ -113,39 +112,27 @@ class TxnOffsetCommitRequest_v3(RequestStruct):  # type: ignore[misc]
 
 
 class MemberTxnOffsetCommitRequest(Request[TxnOffsetCommitRequest_v0 | TxnOffsetCommitRequest_v3]):  # type: ignore[misc]
-    """TxnOffsetCommit naming the committing group member (v3), or v0 for a broker that lacks v3."""
+    """aiokafka's TxnOffsetCommit plus the committing group member: v3, or v0 for a broker that lacks v3."""
 
     API_KEY = 28
 
-    def __init__(
-        self,
-        *,
-        transactional_id: str,
-        group_id: str,
-        producer_id: int,
-        producer_epoch: int,
-        member: GroupMember,
-        topics: list[tuple[str, list[tuple[int, int, str]]]],
-    ) -> None:
-        self._transactional_id = transactional_id
-        self._group_id = group_id
-        self._producer_id = producer_id
-        self._producer_epoch = producer_epoch
+    def __init__(self, plain: TxnOffsetCommitRequest, member: GroupMember) -> None:
+        self._plain = plain
         self._member = member
-        self._topics = topics
 
     def build(
         self, request_struct_class: type[TxnOffsetCommitRequest_v0 | TxnOffsetCommitRequest_v3]
     ) -> TxnOffsetCommitRequest_v0 | TxnOffsetCommitRequest_v3:
-        head = (self._transactional_id, self._group_id, self._producer_id, self._producer_epoch)
+        plain = self._plain
         if request_struct_class is TxnOffsetCommitRequest_v0:
-            return TxnOffsetCommitRequest_v0(*head, self._topics)
+            return plain.build(TxnOffsetCommitRequest_v0)
         topics: list[tuple[str, list[tuple[int, int, int, str, dict[int, bytes]]], dict[int, bytes]]] = [
             (topic, [(partition, offset, -1, metadata, {}) for partition, offset, metadata in partitions], {})
-            for topic, partitions in self._topics
+            for topic, partitions in plain._topics
         ]
         return TxnOffsetCommitRequest_v3(
-            *head, self._member.generation, self._member.member_id, None, topics, {}
+            plain._transactional_id, plain._group_id, plain._producer_id, plain._producer_epoch,
+            self._member.generation, self._member.member_id, None, topics, {},
         )
 
 
@@ -153,21 +140,9 @@ class _MemberTxnOffsetCommitHandler(aiokafka_sender.TxnOffsetCommitHandler):  # 
     """aiokafka's handler, sending the member of ``fence`` and treating a stale one as abortable."""
 
     def create_request(self) -> Any:
+        plain = super().create_request()
         member: GroupMember | None = getattr(self._sender, "_sendpipe_member", None)
-        if member is None:
-            return super().create_request()
-        txn_manager = self._sender._txn_manager
-        offsets: dict[str, list[tuple[int, int, str]]] = collections.defaultdict(list)
-        for tp, offset in sorted(self._offsets.items()):
-            offsets[tp.topic].append((tp.partition, offset.offset, offset.metadata))
-        return MemberTxnOffsetCommitRequest(
-            transactional_id=txn_manager.transactional_id,
-            group_id=self._group_id,
-            producer_id=txn_manager.producer_id,
-            producer_epoch=txn_manager.producer_epoch,
-            member=member,
-            topics=list(offsets.items()),
-        )
+        return plain if member is None else MemberTxnOffsetCommitRequest(plain, member)
 
     def handle_response(self, resp: Any) -> Any:
         if resp.API_VERSION < 3:

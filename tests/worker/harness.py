@@ -145,6 +145,21 @@ async def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, by
         await producer.stop()
 
 
+
+async def produce_steadily(bench: Bench, ids: list[str], namespace: str, *, rate: int) -> None:
+    """Email send requests with ``ids`` to the email send topic at about ``rate`` per second (20 chunks a second)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bench.bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        chunk = max(1, rate // 20)
+        for start in range(0, len(ids), chunk):
+            for message_id in ids[start : start + chunk]:
+                await producer.send(bench.send_topic("email"), email(message_id, namespace), key=message_id.encode())
+            await asyncio.sleep(0.05)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
 def email(message_id: str, namespace: str, *, to: str = "user@example.com", **extra: Any) -> bytes:
     body = {
         "id": message_id,

@@ -9,11 +9,10 @@ from collections import Counter
 from collections.abc import AsyncIterator
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from sendpipe.core.outcomes import DeliveryStatus
 from sendpipe.simulator.server import Simulator
-from tests.worker.harness import Bench, Events, email
+from tests.worker.harness import Bench, Events, produce_steadily
 
 TOTAL = 10_000
 RATE_PER_SECOND = 2_000
@@ -26,20 +25,6 @@ async def big_sim() -> AsyncIterator[Simulator]:
     await simulator.start()
     yield simulator
     await simulator.stop()
-
-
-async def _produce_steadily(bench: Bench, ids: list[str], namespace: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bench.bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        chunk = RATE_PER_SECOND // 20
-        for start in range(0, len(ids), chunk):
-            for message_id in ids[start : start + chunk]:
-                await producer.send(bench.send_topic("email"), email(message_id, namespace), key=message_id.encode())
-            await asyncio.sleep(0.05)
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 @pytest.mark.slow
@@ -61,7 +46,7 @@ async def test_kill_9_mid_stream_loses_nothing_and_emits_one_event_each(bench: B
     ids = [f"{ns}-{i:05d}" for i in range(TOTAL)]
 
     async with Events(bench.bootstrap, bench.topics.events) as events:
-        producing = asyncio.create_task(_produce_steadily(bench, ids, ns))
+        producing = asyncio.create_task(produce_steadily(bench, ids, ns, rate=RATE_PER_SECOND))
         await events.until(lambda: len(events.records) >= KILL_AFTER_EVENTS, timeout=120, what="events before the kill")
         w1.kill()  # SIGKILL: no shutdown, no commit
         killed_at = len(events.records)

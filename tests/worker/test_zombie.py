@@ -8,27 +8,12 @@ import signal
 from collections import Counter
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from tests.worker.harness import Bench, Events, email
+from tests.worker.harness import Bench, Events, produce_steadily
 
 TOTAL = 3_000
 RATE_PER_SECOND = 500
 SESSION_TIMEOUT_SECONDS = 6  # the broker's group.min.session.timeout.ms
-
-
-async def _produce_steadily(bench: Bench, ids: list[str], namespace: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bench.bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        chunk = RATE_PER_SECOND // 20
-        for start in range(0, len(ids), chunk):
-            for message_id in ids[start : start + chunk]:
-                await producer.send(bench.send_topic("email"), email(message_id, namespace), key=message_id.encode())
-            await asyncio.sleep(0.05)
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 @pytest.mark.slow
@@ -43,7 +28,7 @@ async def test_a_frozen_worker_cannot_commit_after_its_partitions_moved(bench: B
     assert zombie.proc is not None
 
     async with Events(bench.bootstrap, bench.topics.events) as events:
-        producing = asyncio.create_task(_produce_steadily(bench, ids, ns))
+        producing = asyncio.create_task(produce_steadily(bench, ids, ns, rate=RATE_PER_SECOND))
         await events.until(lambda: len(events.records) >= TOTAL // 5, timeout=60, what="events before the freeze")
         zombie.proc.send_signal(signal.SIGSTOP)  # mid-stream: sends in flight, finished events not yet committed
         await asyncio.sleep(SESSION_TIMEOUT_SECONDS + 4)  # the group moves its partitions to the survivor
