@@ -43,7 +43,7 @@ from sendpipe.worker.dlq import DlqReason
 from sendpipe.worker.metrics import Metrics
 from sendpipe.worker.views import CredentialCache, CredentialsUnavailable, Views
 
-__all__ = ["Delivery", "DedupeStore", "Finish", "Outputs"]
+__all__ = ["Delivery", "DedupeStore", "Finish", "Incoming", "Outputs", "Unusable", "validate"]
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,30 @@ class DedupeStore(Protocol):
     def seen(self, message_id: str) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Unusable:
+    """Why a record cannot be delivered (it goes to the DLQ with this reason)."""
+
+    reason: DlqReason
+    detail: str
+
+
+def validate(raw: bytes, *, channel: Channel, topic: str) -> AnyRequest | Unusable:
+    """The record's SendRequest, if it is a valid one of the topic's channel."""
+    try:
+        request = parse_send_request(raw)
+    except RequestTooLarge as exc:
+        return Unusable(DlqReason.OVERSIZED, str(exc))
+    except ValidationError as exc:
+        return Unusable(DlqReason.INVALID, describe_validation_error(exc))
+    if request.channel is not channel:
+        return Unusable(DlqReason.WRONG_CHANNEL, f"channel {request.channel.value!r} sent to the {channel.value} topic {topic}")
+    return request
+
+
 @dataclass(slots=True, kw_only=True)  # not frozen: a frozen __init__ costs ~1 µs more per message
 class Incoming:
-    """One record of a send topic, as the intake received it."""
+    """One record of a send topic, as the intake received it, with its validated request."""
 
     raw: bytes
     key: bytes | None
@@ -87,6 +108,7 @@ class Incoming:
     offset: int
     channel: Channel
     received_at: datetime
+    request: AnyRequest | Unusable
 
 
 class Delivery:
@@ -120,15 +142,9 @@ class Delivery:
 
     async def handle(self, incoming: Incoming) -> Finish:
         """Process one record to its terminal output. Raises only on output failure (then: do not release it)."""
-        try:
-            request = parse_send_request(incoming.raw)
-        except RequestTooLarge as exc:
-            return await self._to_dlq(incoming, DlqReason.OVERSIZED, str(exc))
-        except ValidationError as exc:
-            return await self._to_dlq(incoming, DlqReason.INVALID, describe_validation_error(exc))
-        if request.channel is not incoming.channel:
-            detail = f"channel {request.channel.value!r} sent to the {incoming.channel.value} topic {incoming.topic}"
-            return await self._to_dlq(incoming, DlqReason.WRONG_CHANNEL, detail)
+        request = incoming.request
+        if isinstance(request, Unusable):
+            return await self._to_dlq(incoming, request.reason, request.detail)
         while (earlier := self._in_progress.get(request.id)) is not None:
             # The same id twice in flight: the first one decides (a skip once its result is remembered).
             waiter = asyncio.get_running_loop().create_future()

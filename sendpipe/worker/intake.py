@@ -28,7 +28,7 @@ from sendpipe.core.outcomes import Channel
 from sendpipe.settings import KafkaSettings
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.outbox import TransactionalOutbox
-from sendpipe.worker.runtime import Dispatcher
+from sendpipe.worker.runtime import Dispatcher, receive
 from sendpipe.worker.txn_fencing import GroupMember
 
 __all__ = ["SendIntake"]
@@ -127,11 +127,10 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
                     return self._generation == generation
 
                 for tp, records in fetched.items():
-                    channel = topics[tp.topic]
-                    for record in records:
+                    for incoming in receive(records, channel=topics[tp.topic]):
                         # False: a rebalance began meanwhile; the partition is read again from its committed offset.
                         dispatched = await dispatcher.dispatch(
-                            record, tp=tp, channel=channel, wanted=wanted,
+                            incoming, tp=tp, wanted=wanted,
                             keep_alive=self._poll_taking_nothing, keep_alive_every=self._keep_alive_every,
                         )
                         if not dispatched:
