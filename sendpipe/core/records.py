@@ -83,7 +83,8 @@ class OutcomeRecord(WireModel):
     retry_after_seconds: float | None = None
 
 
-_OUTCOME_LIST = TypeAdapter(list[OutcomeRecord])
+OUTCOMES = TypeAdapter(list[OutcomeRecord])
+"""Validates (``validate_python``, ``validate_json``) and writes a list of outcomes."""
 
 
 def encode_outcomes(records: Sequence[OutcomeRecord]) -> bytes:
@@ -92,7 +93,7 @@ def encode_outcomes(records: Sequence[OutcomeRecord]) -> bytes:
     Why an array: the health agent pays a fixed cost per Kafka record (Faust's per-event
     path), so a worker writes each provider's outcomes of one flush as a single record.
     """
-    return _OUTCOME_LIST.dump_json(list(records), by_alias=True, exclude_none=True)
+    return OUTCOMES.dump_json(list(records), by_alias=True, exclude_none=True)
 
 
 def decode_outcomes(raw: bytes) -> list[OutcomeRecord]:
@@ -102,4 +103,4 @@ def decode_outcomes(raw: bytes) -> list[OutcomeRecord]:
     """
     if raw.lstrip()[:1] == b"{":
         return [OutcomeRecord.model_validate_json(raw)]
-    return _OUTCOME_LIST.validate_json(raw)
+    return OUTCOMES.validate_json(raw)
