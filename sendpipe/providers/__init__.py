@@ -10,7 +10,7 @@ Usage (a worker)::
 
 from __future__ import annotations
 
-from sendpipe.providers.base import Adapter, ConfigurationError, HttpAdapter
+from sendpipe.providers.base import Adapter, ConfigurationError, HttpAdapter, PreparedSend
 from sendpipe.providers.client import HttpCall, ProviderClient, Reply, TransportFailure
 from sendpipe.providers.registry import ADAPTERS, DuplicateAdapterError, build_registry, get_adapter
 from sendpipe.providers.result import SendResult
@@ -22,6 +22,7 @@ __all__ = [
     "DuplicateAdapterError",
     "HttpAdapter",
     "HttpCall",
+    "PreparedSend",
     "ProviderClient",
     "Reply",
     "SendResult",

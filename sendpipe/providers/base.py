@@ -10,12 +10,13 @@ malformed replies mapped, latency recorded, credentials scrubbed from errors.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from sendpipe.core.catalog import Credentials, Settings
 from sendpipe.core.messages import EmailRequest, SmsRequest, WhatsAppRequest
 from sendpipe.core.outcomes import Channel, Outcome
-from sendpipe.providers.client import HttpCall, ProviderClient, Reply, TransportFailure
+from sendpipe.providers.client import HttpCall, PreparedCall, ProviderClient, Reply, TransportFailure
 from sendpipe.providers.result import SendResult, failure, parse_retry_after, scrub, secret_values, summarize
 
 log = logging.getLogger("sendpipe.providers")
@@ -50,6 +51,68 @@ class Adapter(Protocol):
         teardown): the worker sets no timer of its own."""
         ...
 
+    def prepare(
+        self, request: AnyRequest, *, credentials: Credentials, settings: Settings, client: ProviderClient
+    ) -> PreparedSend:
+        """``send`` in two steps: the part that needs no I/O now (an HTTP adapter builds its request), the
+        rest when the returned object's ``send`` is awaited (once)."""
+        ...
+
+
+class PreparedSend(Protocol):
+    async def send(self) -> SendResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendLater:
+    """The ``prepare`` of an adapter with nothing to do ahead: the whole ``send`` runs later."""
+
+    adapter: Adapter
+    request: AnyRequest
+    credentials: Credentials
+    settings: Settings
+    client: ProviderClient
+
+    async def send(self) -> SendResult:
+        return await self.adapter.send(self.request, credentials=self.credentials, settings=self.settings, client=self.client)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    result: SendResult
+
+    async def send(self) -> SendResult:
+        return self.result
+
+
+@dataclass(frozen=True, slots=True)
+class _HttpSend:
+    adapter: HttpAdapter
+    request: AnyRequest
+    credentials: Credentials
+    client: ProviderClient
+    prepared: PreparedCall | TransportFailure  # the failure when the request could not even be built
+
+    async def send(self) -> SendResult:
+        try:
+            if isinstance(self.prepared, TransportFailure):
+                raise self.prepared
+            reply, latency = await self.client.send(self.prepared)
+        except TransportFailure as exc:
+            result = SendResult(
+                outcome=exc.outcome, error=exc.summary, possible_duplicate=exc.possible_duplicate,
+            ).with_latency(exc.latency_ms)
+        else:
+            try:
+                result = self.adapter.interpret(reply)
+            except (MalformedReply, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+                result = failure(Outcome.FAIL_PROVIDER, f"malformed reply (HTTP {reply.status}): {exc}", status=reply.status)
+            result = result.with_latency(latency)
+        if result.error is not None:
+            result = scrub(result, secret_values(self.credentials))
+        log_attempt(self.adapter.package, self.request, result)
+        return result
+
 
 class HttpAdapter:
     """Base of the HTTP adapters. Subclasses set the constants and implement build() and interpret()."""
@@ -82,26 +145,21 @@ class HttpAdapter:
     async def send(
         self, request: AnyRequest, *, credentials: Credentials, settings: Settings, client: ProviderClient
     ) -> SendResult:
+        return await self.prepare(request, credentials=credentials, settings=settings, client=client).send()
+
+    def prepare(
+        self, request: AnyRequest, *, credentials: Credentials, settings: Settings, client: ProviderClient
+    ) -> PreparedSend:
         self._check(request, credentials, settings)
         if not self.supports(request):
-            return failure(Outcome.FAIL_PROVIDER, f"{self.package} cannot send this kind of {self.channel} message")
+            return _Decided(failure(Outcome.FAIL_PROVIDER, f"{self.package} cannot send this kind of {self.channel} message"))
         call = self.build(request, credentials, settings)
+        prepared: PreparedCall | TransportFailure
         try:
-            reply, latency = await client.execute(call, timeout=settings.timeout_seconds)
+            prepared = client.prepare(call, timeout=settings.timeout_seconds)
         except TransportFailure as exc:
-            result = SendResult(
-                outcome=exc.outcome, error=exc.summary, possible_duplicate=exc.possible_duplicate,
-            ).with_latency(exc.latency_ms)
-        else:
-            try:
-                result = self.interpret(reply)
-            except (MalformedReply, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-                result = failure(Outcome.FAIL_PROVIDER, f"malformed reply (HTTP {reply.status}): {exc}", status=reply.status)
-            result = result.with_latency(latency)
-        if result.error is not None:
-            result = scrub(result, secret_values(credentials))
-        log_attempt(self.package, request, result)
-        return result
+            prepared = exc
+        return _HttpSend(self, request, credentials, client, prepared)
 
 
 def log_attempt(package: str, request: AnyRequest, result: SendResult) -> None:

@@ -23,7 +23,7 @@ from sendpipe.core.catalog.email import SmtpCredentials, SmtpSettings
 from sendpipe.core.messages import EmailRequest
 from sendpipe.core.outcomes import Channel, Outcome
 from sendpipe.providers.addresses import split_address
-from sendpipe.providers.base import AnyRequest, ConfigurationError, log_attempt
+from sendpipe.providers.base import AnyRequest, ConfigurationError, PreparedSend, SendLater, log_attempt
 from sendpipe.providers.client import ProviderClient
 from sendpipe.providers.result import SendResult, scrub, secret_values, summarize
 
@@ -134,6 +134,11 @@ class SmtpAdapter:
         result = scrub(result.with_latency((time.perf_counter() - started) * 1000), secret_values(credentials))
         log_attempt(self.package, request, result)
         return result
+
+    def prepare(
+        self, request: AnyRequest, *, credentials: Credentials, settings: Settings, client: ProviderClient
+    ) -> PreparedSend:
+        return SendLater(self, request, credentials, settings, client)
 
 
 ADAPTER = SmtpAdapter()

@@ -15,7 +15,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,7 +35,7 @@ from sendpipe.core.messages import (
 )
 from sendpipe.core.outcomes import Channel, DeliveryStatus, FailureReason, Outcome
 from sendpipe.core.records import RoutedProvider
-from sendpipe.providers import ProviderClient, get_adapter
+from sendpipe.providers import ConfigurationError, PreparedSend, ProviderClient, get_adapter
 from sendpipe.providers.result import SendResult
 from sendpipe.worker.dlq import DlqReason
 from sendpipe.worker.metrics import Metrics
@@ -115,6 +115,15 @@ class Incoming:
     channel: Channel
     received_at: datetime
     request: AnyRequest | Unusable
+    first: FirstAttempt | None = None  # set by ``Delivery.prepare``; taken by the first attempt
+
+
+@dataclass(frozen=True, slots=True)
+class FirstAttempt:
+    """A message's first attempt, prepared with its chunk: used if the plan still starts with this provider."""
+
+    provider_uid: ProviderUid
+    send: PreparedSend
 
 
 class Delivery:
@@ -145,6 +154,43 @@ class Delivery:
         self.throttled_until: dict[ProviderUid, float] = {}
         self.probes_in_flight: set[ProviderUid] = set()
         self._in_progress: dict[str, list[asyncio.Future[None]]] = {}  # by id: who waits for it to finish
+
+    def prepare(self, chunk: Iterable[Incoming]) -> None:
+        """Plan each deliverable message of a chunk and build its first attempt, back to back.
+
+        Why ahead of sending: building a provider request (the adapter's and httpx's request
+        building) measured ~30% cheaper repeated at once than where each message starts, since
+        the code stays in the CPU's caches; the same holds for validation (``runtime.py``).
+        The plan is made again when the message starts: a verdict may have changed it.
+        """
+        now = self._clock()
+        for incoming in chunk:
+            request = incoming.request
+            if isinstance(request, Unusable):
+                continue
+            route = routing.plan_route(
+                self._views.record_for(request.namespace, request.channel),
+                namespace=request.namespace,
+                channel=request.channel,
+                health=self._views.health,
+                throttled_until=self.throttled_until,
+                probes_in_flight=self.probes_in_flight,
+                now=now,
+            )
+            if not isinstance(route, routing.Plan) or route.attempts[0].probe:
+                continue  # a probe is claimed when it starts
+            provider = route.attempts[0].provider
+            try:
+                send = self._prepare_attempt(request, provider)
+            except (CredentialsUnavailable, LookupError, ConfigurationError):
+                continue  # the attempt itself reports it
+            incoming.first = FirstAttempt(provider.uid, send)
+
+    def _prepare_attempt(self, request: AnyRequest, provider: RoutedProvider) -> PreparedSend:
+        resolved = self._credentials.resolve(provider)
+        return get_adapter(provider.package).prepare(
+            request, credentials=resolved.credentials, settings=resolved.settings, client=self._client
+        )
 
     async def handle(self, incoming: Incoming) -> Finish:
         """Process one record to its terminal output. Raises only on output failure (then: do not release it)."""
@@ -253,7 +299,9 @@ class Delivery:
                     continue
                 self.probes_in_flight.add(provider.uid)
             try:
-                attempt, result = await self._attempt(request, provider, probe=planned.probe)
+                first, incoming.first = incoming.first, None
+                prepared = first.send if first is not None and first.provider_uid == provider.uid else None
+                attempt, result = await self._attempt(request, provider, probe=planned.probe, prepared=prepared)
             finally:
                 if planned.probe:
                     self.probes_in_flight.discard(provider.uid)
@@ -307,17 +355,17 @@ class Delivery:
         self._metrics.child(self._metrics.messages, request.channel.value, status.value, reason.value if reason else "").inc()
         return Finish.EVENT
 
-    async def _attempt(self, request: AnyRequest, provider: RoutedProvider, *, probe: bool) -> tuple[Fields, SendResult]:
+    async def _attempt(
+        self, request: AnyRequest, provider: RoutedProvider, *, probe: bool, prepared: PreparedSend | None
+    ) -> tuple[Fields, SendResult]:
         started = self._clock()
         started_monotonic = time.monotonic()
         try:
-            resolved = self._credentials.resolve(provider)
-            adapter = get_adapter(provider.package)
+            if prepared is None:
+                prepared = self._prepare_attempt(request, provider)
             # Bounded by the provider's timeout: the HTTP client and the SMTP adapter each enforce it
             # (a second timer here cost ~2% of the worker's CPU, profiled).
-            result = await adapter.send(
-                request, credentials=resolved.credentials, settings=resolved.settings, client=self._client
-            )
+            result = await prepared.send()
         except CredentialsUnavailable as exc:
             result = SendResult(outcome=Outcome.FAIL_AUTH, error=str(exc))
         except LookupError as exc:

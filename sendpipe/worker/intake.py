@@ -28,7 +28,7 @@ from sendpipe.core.outcomes import Channel
 from sendpipe.settings import KafkaSettings
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.outbox import TransactionalOutbox
-from sendpipe.worker.runtime import Dispatcher, receive
+from sendpipe.worker.runtime import Dispatcher
 from sendpipe.worker.txn_fencing import GroupMember
 
 __all__ = ["SendIntake"]
@@ -127,7 +127,7 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
                     return self._generation == generation
 
                 for tp, records in fetched.items():
-                    for incoming in receive(records, channel=topics[tp.topic]):
+                    for incoming in dispatcher.receive(records, channel=topics[tp.topic]):
                         # False: a rebalance began meanwhile; the partition is read again from its committed offset.
                         dispatched = await dispatcher.dispatch(
                             incoming, tp=tp, wanted=wanted,
