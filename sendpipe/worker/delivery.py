@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 
 AnyRequest = EmailRequest | SmsRequest | WhatsAppRequest
 _WAIT_POLL_SECONDS = 0.25
+# A prepared plan is used as it is when nothing it was made from has changed since (routing, verdicts,
+# throttles) and it is this young: what time alone changes (an ejection or a Retry-After running out)
+# may wait that long for the next plan.
+_PLAN_FRESH_SECONDS = 0.1
 
 
 class Finish(enum.Enum):
@@ -120,9 +124,11 @@ class Incoming:
 
 @dataclass(frozen=True, slots=True)
 class FirstAttempt:
-    """A message's first attempt, prepared with its chunk: used if the plan still starts with this provider."""
+    """A message's plan and first attempt, prepared with its chunk (``Delivery.prepare``)."""
 
-    provider_uid: ProviderUid
+    plan: routing.Plan
+    planned_at: float
+    state: tuple[int, int]  # the views' and the throttles' versions the plan was made at
     send: PreparedSend
 
 
@@ -152,6 +158,7 @@ class Delivery:
         self._should_hand_back = should_hand_back
         self._clock = clock
         self.throttled_until: dict[ProviderUid, float] = {}
+        self._throttles_version = 0
         self.probes_in_flight: set[ProviderUid] = set()
         self._in_progress: dict[str, list[asyncio.Future[None]]] = {}  # by id: who waits for it to finish
 
@@ -161,9 +168,11 @@ class Delivery:
         Why ahead of sending: building a provider request (the adapter's and httpx's request
         building) measured ~30% cheaper repeated at once than where each message starts, since
         the code stays in the CPU's caches; the same holds for validation (``runtime.py``).
-        The plan is made again when the message starts: a verdict may have changed it.
+        The plan is made again when the message starts if a verdict, a routing change or a
+        throttle came in meanwhile (``_PLAN_FRESH_SECONDS``).
         """
         now = self._clock()
+        state = (self._views.version, self._throttles_version)
         for incoming in chunk:
             request = incoming.request
             if isinstance(request, Unusable):
@@ -184,7 +193,13 @@ class Delivery:
                 send = self._prepare_attempt(request, provider)
             except (CredentialsUnavailable, LookupError, ConfigurationError):
                 continue  # the attempt itself reports it
-            incoming.first = FirstAttempt(provider.uid, send)
+            incoming.first = FirstAttempt(route, now, state, send)
+
+    def _prepared_plan(self, incoming: Incoming, now: float) -> routing.Plan | None:
+        first = incoming.first
+        if first is None or now - first.planned_at > _PLAN_FRESH_SECONDS:
+            return None
+        return first.plan if first.state == (self._views.version, self._throttles_version) else None
 
     def _prepare_attempt(self, request: AnyRequest, provider: RoutedProvider) -> PreparedSend:
         resolved = self._credentials.resolve(provider)
@@ -240,7 +255,7 @@ class Delivery:
                     return await self._fail(
                         request, incoming, attempts, FailureReason.EXPIRED, "expiresAt passed before delivery"
                     )
-                route = routing.plan_route(
+                route = self._prepared_plan(incoming, now) or routing.plan_route(
                     self._views.record_for(request.namespace, request.channel),
                     namespace=request.namespace,
                     channel=request.channel,
@@ -300,7 +315,7 @@ class Delivery:
                 self.probes_in_flight.add(provider.uid)
             try:
                 first, incoming.first = incoming.first, None
-                prepared = first.send if first is not None and first.provider_uid == provider.uid else None
+                prepared = first.send if first is not None and first.plan.attempts[0].provider.uid == provider.uid else None
                 attempt, result = await self._attempt(request, provider, probe=planned.probe, prepared=prepared)
             finally:
                 if planned.probe:
@@ -374,6 +389,7 @@ class Delivery:
         now = self._clock()
         if result.outcome is Outcome.THROTTLED:
             self.throttled_until[provider.uid] = core_health.throttle_deadline(result.retry_after_seconds, now=now)
+            self._throttles_version += 1
         channel = request.channel.value
         self._metrics.child(self._metrics.sends, channel, provider.name, result.outcome.value).inc()
         self._metrics.child(self._metrics.attempt_latency, channel, provider.name).observe(latency_ms / 1000.0)

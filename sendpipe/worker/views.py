@@ -86,6 +86,7 @@ class Views:
         on_verdict: Callable[[HealthVerdict], None] | None = None,
     ) -> None:
         self.health: dict[ProviderUid, HealthVerdict] = {}
+        self.version = 0  # counts changes of routing or health: a plan made at another version may be stale
         self._on_verdict = on_verdict
         self._namespaces: dict[str, set[str]] = {}
         self.routing: CompactedView[RoutingRecord] = CompactedView(
@@ -96,6 +97,7 @@ class Views:
         )
 
     def _route(self, key: str, record: RoutingRecord | None) -> None:
+        self.version += 1
         namespace = key.partition("/")[0]
         keys = self._namespaces.setdefault(namespace, set())
         if record is None:
@@ -110,6 +112,7 @@ class Views:
         return namespace in self._namespaces
 
     def _verdict(self, key: str, verdict: HealthVerdict | None) -> None:
+        self.version += 1
         if verdict is None:
             self.health.pop(ProviderUid(key), None)
             return
