@@ -11,7 +11,8 @@ import pytest
 from sendpipe.core.catalog import get_package
 from sendpipe.core.messages import parse_send_request
 from sendpipe.core.outcomes import Outcome
-from sendpipe.providers import ProviderClient, SendResult, get_adapter
+from sendpipe.providers import HttpCall, ProviderClient, SendResult, get_adapter
+from sendpipe.providers.sendgrid import SendGridAdapter
 from sendpipe.simulator import INVALID_PHONE, PACKAGE_PATHS, SimCredentials, Simulator
 
 HTTP_PACKAGES = sorted(p for p in PACKAGE_PATHS if p != "provider-smtp")
@@ -45,6 +46,41 @@ async def send(sim: Simulator, client: ProviderClient, package: str, *, timeout:
         request, credentials=info.credentials.model_validate(config["credentials"]),
         settings=info.settings.model_validate(settings_data), client=client,
     )
+
+
+@pytest.mark.parametrize("package", HTTP_PACKAGES)
+async def test_prepare_builds_without_sending_and_send_completes_it(
+    package: str, simulator: Simulator, client: ProviderClient
+) -> None:
+    info = get_package(package)
+    config = simulator.config(package)
+    request = parse_send_request(json.dumps(REQUESTS[info.channel.value]))
+    prepared = get_adapter(package).prepare(
+        request, credentials=info.credentials.model_validate(config["credentials"]),
+        settings=info.settings.model_validate(config["settings"]), client=client,
+    )
+    assert simulator.requests(package) == []
+    result = await prepared.send()
+    assert result.outcome is Outcome.SUCCESS, result
+    (recorded,) = simulator.requests(package)
+    assert recorded.path == EXPECTED_PATHS[package]
+
+
+async def test_a_request_that_cannot_be_built_fails_when_sent(simulator: Simulator, client: ProviderClient) -> None:
+    class BrokenUrl(SendGridAdapter):
+        def build(self, request: Any, credentials: Any, settings: Any) -> HttpCall:
+            return dataclasses.replace(super().build(request, credentials, settings), url="http://[::1/v3/mail/send")
+
+    info = get_package("provider-sendgrid")
+    config = simulator.config("provider-sendgrid")
+    prepared = BrokenUrl().prepare(
+        parse_send_request(json.dumps(REQUESTS["email"])),
+        credentials=info.credentials.model_validate(config["credentials"]),
+        settings=info.settings.model_validate(config["settings"]), client=client,
+    )
+    result = await prepared.send()
+    assert result.outcome is Outcome.FAIL_NETWORK and result.error == "invalid URL" and not result.possible_duplicate
+    assert simulator.requests("provider-sendgrid") == []
 
 
 @pytest.mark.parametrize("package", HTTP_PACKAGES)
