@@ -5,6 +5,9 @@ settings -> the exact documented HTTP request) and ``interpret`` (the reply ->
 one SendResult). ``HttpAdapter.send`` does the rest the same way for every
 provider: one call through the shared ProviderClient, transport failures and
 malformed replies mapped, latency recorded, credentials scrubbed from errors.
+``prepare`` splits ``send`` in two: the request is built now and sent when the
+returned object's ``send`` is awaited, so a caller can build many requests
+back to back (the worker does, per chunk of fetched messages).
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ class FirstAttempt:
     plan: routing.Plan
     planned_at: float
     state: tuple[int, int]  # the views' and the throttles' versions the plan was made at
-    send: PreparedSend
+    send: PreparedSend  # the plan's first attempt, sent only if the plan itself is used
 
 
 class Delivery:
@@ -315,7 +315,8 @@ class Delivery:
                 self.probes_in_flight.add(provider.uid)
             try:
                 first, incoming.first = incoming.first, None
-                prepared = first.send if first is not None and first.plan.attempts[0].provider.uid == provider.uid else None
+                # Only with its own plan: a newer plan may come from newer routing (e.g. rotated credentials).
+                prepared = first.send if first is not None and plan is first.plan and index == 0 else None
                 attempt, result = await self._attempt(request, provider, probe=planned.probe, prepared=prepared)
             finally:
                 if planned.probe:

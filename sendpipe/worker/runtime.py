@@ -1,7 +1,9 @@
 """Bounded concurrency with in-order release: many messages in flight, offsets committed only as a prefix.
 
-Concurrency without loss (ARCHITECTURE §6): the intake hands each record of
-a send topic, in partition order, to ``Dispatcher.dispatch``, which takes a
+Concurrency without loss (ARCHITECTURE §6): the intake turns each fetched
+batch into ``Incoming`` messages (``Dispatcher.receive``: validated, planned
+and their first attempts built a chunk at a time) and hands each, in
+partition order, to ``Dispatcher.dispatch``, which takes a
 slot (``max_in_flight`` per process), registers the record with the
 ``InOrderReleaser`` and starts a task. A task that finishes (its records
 buffered in the outbox: terminal event + dedupe marker, DLQ record, requeue,

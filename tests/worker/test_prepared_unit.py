@@ -6,6 +6,7 @@ outputs are collected in memory, the provider is the project's simulator.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -162,5 +163,17 @@ async def test_a_plan_older_than_its_freshness_is_made_again(world: World, plans
     world.delivery.prepare([incoming])
     world.now += 0.2
     assert await world.delivery.handle(incoming) is Finish.EVENT
-    assert plans == ["primary", "primary"], "planned again; its prepared request is still the one sent"
+    assert plans == ["primary", "primary"], "planned again, and its request built again"
     assert world.requests_to(world.primary) == 1
+
+
+async def test_rotated_credentials_after_preparing_are_the_ones_sent(world: World, plans: list[str]) -> None:
+    incoming = world.incoming("m-5")
+    world.delivery.prepare([incoming])
+    # The key is rotated: the simulator refuses the old one, the Provider's record carries the new one.
+    world.sim.state.credentials = dataclasses.replace(world.sim.state.credentials, sendgrid_api_key="SG.rotated")
+    rotated = world.bench.provider(world.sim, "provider-sendgrid", name="primary", priority=1, uid=world.primary.uid)
+    world.route([rotated, world.secondary])
+    assert await world.delivery.handle(incoming) is Finish.EVENT
+    (event,) = world.outputs.events
+    assert event["provider"] == "primary" and len(event["attempts"]) == 1, event
