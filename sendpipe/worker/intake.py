@@ -109,6 +109,7 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
             await asyncio.gather(self._task, return_exceptions=True)
         try:
             await self._give_up(None, grace=drain_seconds)
+            log.info("send intake drained and committed; leaving the group")
         finally:
             await self._consumer.stop()
 

@@ -220,8 +220,10 @@ class SendPlane:
     async def _stop(self) -> None:
         try:
             if self._producers is not None:  # started: drain and commit
+                log.info("send path stopping: draining", extra={"in_flight": self.dispatcher.in_flight})
                 try:
                     await self.intake.stop(drain_seconds=self._worker.drain_seconds)
+                    log.info("send path drained and committed")
                 finally:
                     for task in self._tasks:
                         task.cancel()
@@ -232,6 +234,7 @@ class SendPlane:
                         await producer.stop()
         finally:
             await self.views.stop()
+            log.info("send path stopped")
 
     async def _expire_dedupe_forever(self, interval_seconds: float = 60.0) -> None:
         """Tombstone dedupe entries past their expiry (only of partitions this worker owns)."""
