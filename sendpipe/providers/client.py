@@ -1,6 +1,7 @@
 """The one HTTP client of a worker: pooled connections, explicit timeouts, errors translated at the boundary.
 
-Every adapter's HTTP goes through ``ProviderClient.execute``: it times the
+Every adapter's HTTP goes through ``ProviderClient`` (``prepare`` builds the
+request, ``send`` sends it; ``execute`` does both): it times the
 attempt, enforces the per-attempt deadline (connect to last byte), and turns
 each httpx exception into a ``TransportFailure`` carrying the outcome
 (ARCHITECTURE.md §5). Whether the request was fully written is taken from
