@@ -97,24 +97,30 @@ class _HttpSend:
     prepared: PreparedCall | TransportFailure  # the failure when the request could not even be built
 
     async def send(self) -> SendResult:
-        try:
-            if isinstance(self.prepared, TransportFailure):
-                raise self.prepared
-            reply, latency = await self.client.send(self.prepared)
-        except TransportFailure as exc:
-            result = SendResult(
-                outcome=exc.outcome, error=exc.summary, possible_duplicate=exc.possible_duplicate,
-            ).with_latency(exc.latency_ms)
-        else:
-            try:
-                result = self.adapter.interpret(reply)
-            except (MalformedReply, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-                result = failure(Outcome.FAIL_PROVIDER, f"malformed reply (HTTP {reply.status}): {exc}", status=reply.status)
-            result = result.with_latency(latency)
+        result = await self._result()
         if result.error is not None:
             result = scrub(result, secret_values(self.credentials))
         log_attempt(self.adapter.package, self.request, result)
         return result
+
+    async def _result(self) -> SendResult:
+        if isinstance(self.prepared, TransportFailure):
+            return _failed(self.prepared)
+        try:
+            reply, latency = await self.client.send(self.prepared)
+        except TransportFailure as exc:
+            return _failed(exc)
+        try:
+            result = self.adapter.interpret(reply)
+        except (MalformedReply, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            result = failure(Outcome.FAIL_PROVIDER, f"malformed reply (HTTP {reply.status}): {exc}", status=reply.status)
+        return result.with_latency(latency)
+
+
+def _failed(exc: TransportFailure) -> SendResult:
+    return SendResult(outcome=exc.outcome, error=exc.summary, possible_duplicate=exc.possible_duplicate).with_latency(
+        exc.latency_ms
+    )
 
 
 class HttpAdapter:

@@ -114,6 +114,9 @@ def translate(exc: BaseException, *, request_sent: bool, latency_ms: float) -> T
     )
 
 
+# What httpx raises (InvalidURL, CookieConflict and the stream errors are not HTTPError subclasses).
+_HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
+
 _READ = httpx.ByteStream(b"")  # stands in for a response's consumed stream
 
 
@@ -208,7 +211,7 @@ class ProviderClient:
                 timeout=httpx.Timeout(timeout),
                 extensions={"trace": tracker},
             )
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError) as exc:
+        except _HTTPX_ERRORS as exc:
             raise translate(exc, request_sent=False, latency_ms=0.0) from exc
         return PreparedCall(request, call.auth, timeout, tracker)
 
@@ -227,9 +230,7 @@ class ProviderClient:
             raise TransportFailure(
                 Outcome.FAIL_NETWORK, summary, possible_duplicate=tracker.sent, latency_ms=latency
             ) from None
-        except httpx.HTTPError as exc:
-            raise translate(exc, request_sent=tracker.sent, latency_ms=(time.perf_counter() - started) * 1000) from exc
-        except (httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError) as exc:
+        except _HTTPX_ERRORS as exc:
             raise translate(exc, request_sent=tracker.sent, latency_ms=(time.perf_counter() - started) * 1000) from exc
         latency = (time.perf_counter() - started) * 1000
         reply = Reply(response.status_code, response.headers, response.content)

@@ -29,7 +29,7 @@ _partitioner = DefaultPartitioner()
 class Outgoing:
     topic: str
     key: bytes | None
-    value: bytes | dict[str, Any] | None  # a dict only while buffered in the outbox (a DeliveryEvent's fields)
+    value: bytes | None
     partition: int | None = None
     headers: Headers | None = None
 

@@ -177,15 +177,7 @@ class Delivery:
             request = incoming.request
             if isinstance(request, Unusable):
                 continue
-            route = routing.plan_route(
-                self._views.record_for(request.namespace, request.channel),
-                namespace=request.namespace,
-                channel=request.channel,
-                health=self._views.health,
-                throttled_until=self.throttled_until,
-                probes_in_flight=self.probes_in_flight,
-                now=now,
-            )
+            route = self._plan(request, now)
             if not isinstance(route, routing.Plan) or route.attempts[0].probe:
                 continue  # a probe is claimed when it starts
             provider = route.attempts[0].provider
@@ -194,6 +186,17 @@ class Delivery:
             except (CredentialsUnavailable, LookupError, ConfigurationError):
                 continue  # the attempt itself reports it
             incoming.first = FirstAttempt(route, now, state, send)
+
+    def _plan(self, request: AnyRequest, now: float) -> routing.Route:
+        return routing.plan_route(
+            self._views.record_for(request.namespace, request.channel),
+            namespace=request.namespace,
+            channel=request.channel,
+            health=self._views.health,
+            throttled_until=self.throttled_until,
+            probes_in_flight=self.probes_in_flight,
+            now=now,
+        )
 
     def _prepared_plan(self, incoming: Incoming, now: float) -> routing.Plan | None:
         first = incoming.first
@@ -255,15 +258,7 @@ class Delivery:
                     return await self._fail(
                         request, incoming, attempts, FailureReason.EXPIRED, "expiresAt passed before delivery"
                     )
-                route = self._prepared_plan(incoming, now) or routing.plan_route(
-                    self._views.record_for(request.namespace, request.channel),
-                    namespace=request.namespace,
-                    channel=request.channel,
-                    health=self._views.health,
-                    throttled_until=self.throttled_until,
-                    probes_in_flight=self.probes_in_flight,
-                    now=now,
-                )
+                route = self._prepared_plan(incoming, now) or self._plan(request, now)
                 if isinstance(route, routing.NoProviderConfigured):
                     return await self._fail(
                         request, incoming, attempts, FailureReason.NO_PROVIDER_CONFIGURED,

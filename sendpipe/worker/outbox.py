@@ -80,6 +80,7 @@ class TransactionalOutbox:
         self._max_buffered = max_buffered
         self._on_failure = on_failure
         self._records: list[Outgoing] = []
+        self._events: list[Fields] = []  # DeliveryEvents' fields: their JSON is made by ``commit``
         self._outcomes: dict[str, list[Fields]] = {}  # OutcomeRecords' fields by provider uid, oldest first
         self._outcome_linger = outcome_linger_seconds
         self._outcomes_due = asyncio.Event()
@@ -98,7 +99,7 @@ class TransactionalOutbox:
         key = event["id"].encode()
         marker = DedupeTable.marker(status=event["status"].value, partition=source_partition, at=time.time())
         self._records.append(Outgoing(self._dedupe.topic, key, marker, source_partition))
-        self._records.append(Outgoing(self._topics["events"], key, event))  # made a DeliveryEvent by ``commit``
+        self._events.append(event)
         self._dedupe.remember(key, marker)
 
     def outcome(self, record: Fields) -> None:
@@ -131,22 +132,26 @@ class TransactionalOutbox:
 
     @property
     def buffered(self) -> int:
-        return len(self._records)
+        return len(self._records) + len(self._events)
 
     # -- committing ------------------------------------------------------------------------------
 
     async def commit(self) -> None:
         """Write everything buffered and the released offsets in one transaction (no-op when empty)."""
         async with self._lock:
-            records, offsets = self._records, self._offsets
-            if not records and not offsets:
+            records, events, offsets = self._records, self._events, self._offsets
+            if not records and not events and not offsets:
                 return
-            self._records, self._offsets = [], {}
+            self._records, self._events, self._offsets = [], [], {}
             self._room.set()
             started = time.monotonic()
             producer = self._producer
             try:
-                records = [_as_bytes(record) for record in records]
+                topic = self._topics["events"]
+                records += [
+                    Outgoing(topic, event["id"].encode(), DeliveryEvent.model_validate(event).to_json_bytes())
+                    for event in events
+                ]
                 if offsets:
                     # The offsets' owner as of now: a member that has since lost the partitions is refused
                     # by the group coordinator, and the whole transaction aborts (txn_fencing).
@@ -213,14 +218,7 @@ class TransactionalOutbox:
             await send_batched(self._outcome_producer, records)
 
     async def _wait_for_room(self) -> None:
-        if len(self._records) >= self._max_buffered:
+        if self.buffered >= self._max_buffered:
             self._room.clear()
             self._wake.set()
             await self._room.wait()
-
-
-def _as_bytes(record: Outgoing) -> Outgoing:
-    """A buffered DeliveryEvent's fields become the event's JSON; every other record is bytes already."""
-    if isinstance(record.value, dict):
-        return Outgoing(record.topic, record.key, DeliveryEvent.model_validate(record.value).to_json_bytes())
-    return record
