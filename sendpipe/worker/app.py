@@ -106,10 +106,13 @@ def _bytes_table(name: str) -> Any:
 health_table = _bytes_table("health-state")
 
 
+WINDOW_SECONDS = 60.0
+
+
 def _windowed(name: str, default: type) -> Any:
     schema: Any = faust.Schema(key_type=str, value_type=default, key_serializer="json", value_serializer="json")
     table = app.Table(name, default=default, partitions=PARTITIONS, schema=schema)
-    return table.tumbling(60.0, expires=timedelta(minutes=10))
+    return table.tumbling(WINDOW_SECONDS, expires=timedelta(minutes=10))
 
 
 sends_window = _windowed("health-sends", int)
@@ -202,19 +205,21 @@ app.service(Runtime)
 # the GIL with the send path, for at most 50 ms more verdict delay.
 _BATCH_WITHIN_SECONDS = 0.05
 
+held_writes = health_agent.HeldWrites(interval=0.5, window_seconds=WINDOW_SECONDS)
+
 
 @app.agent(outcomes_topic, name="sendpipe.health", concurrency=1)
 async def health(stream: Any) -> None:
     """Outcomes → state machines (one owner per provider) → verdicts; windowed figures per provider.
 
     Batched (``take_events``): each outcome goes through its provider's machine at
-    once (transitions are published before the next record), while the windowed
-    tables get one aggregated update per provider and batch, in the context of
-    that provider's last event (same partition: outcomes are keyed by uid).
+    once (a transition is published and persisted before the next record), while
+    the state records and windowed figures are written together every half
+    second per provider (``HeldWrites``), in the context of that provider's last
+    event of each window (same partition: outcomes are keyed by uid).
     """
     async for events in stream.take_events(500, within=_BATCH_WITHIN_SECONDS):
-        figures: dict[str, health_agent.WindowDelta] = {}
-        touched: dict[str, health_agent.Owned] = {}
+        now = time.monotonic()
         for event in events:
             try:
                 records = decode_outcomes(event.value)
@@ -229,12 +234,20 @@ async def health(stream: Any) -> None:
                 owned, due = health_owner.observe(record, partition=event.message.partition)
                 if due:
                     await _publish(owned, now=max(time.time(), record.at.timestamp()))
-                touched[record.provider_uid] = owned
-                figures.setdefault(record.provider_uid, health_agent.WindowDelta()).add(record, event)
+                    await _persist(owned)
+                held_writes.add(record, event, timestamp=event.message.timestamp, now=now)
             metrics.outcomes.inc(len(records))
-        for uid, delta in figures.items():
-            await _persist(touched[uid])
-            _update_windows(uid, delta)
+        await _write_held(now=time.monotonic())
+
+
+async def _write_held(*, now: float, everything: bool = False) -> None:
+    providers, figures = held_writes.take(now=now, everything=everything)
+    for uid in providers:
+        owned = health_owner.owned.get(uid)
+        if owned is not None:
+            await _persist(owned)
+    for uid, delta in figures:
+        _update_windows(uid, delta)
 
 
 def _update_windows(uid: str, delta: health_agent.WindowDelta) -> None:
@@ -278,7 +291,9 @@ async def publish_health() -> None:
     if app.rebalancing:
         return
     owned_partitions = _owned_partitions()
+    owned_before = set(health_owner.owned)
     health_owner.forget_partitions({o.partition for o in health_owner.owned.values()} - owned_partitions)
+    held_writes.forget(owned_before - set(health_owner.owned))
     if not health_owner.owned and len(health_table.data):
         health_owner.load(
             value for value in health_table.data.values()
@@ -288,6 +303,16 @@ async def publish_health() -> None:
     for owned in health_owner.due(now=now):
         await _publish(owned, now=now)
         await _persist(owned)
+    await _write_held(now=time.monotonic())
+
+
+@app.on_before_shutdown.connect
+async def write_held_on_shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    """The consumer has stopped and the producer is flushed next: write what is held."""
+    try:
+        await _write_held(now=time.monotonic(), everything=True)
+    except Exception:
+        log.exception("could not write the held health table records at shutdown")
 
 
 @app.page("/ready")

@@ -27,7 +27,7 @@ from sendpipe.core.messages import ProviderUid
 from sendpipe.core.outcomes import Channel, Outcome
 from sendpipe.core.records import HealthVerdict, OutcomeRecord
 
-__all__ = ["HealthOwner", "Owned", "WindowDelta", "decode_value", "encode_value"]
+__all__ = ["HealthOwner", "HeldWrites", "Owned", "WindowDelta", "decode_value", "encode_value"]
 
 _PREFIX = struct.Struct(">HH")
 
@@ -56,6 +56,63 @@ class WindowDelta:
         if record.outcome is not Outcome.SUCCESS:
             self.failures[record.outcome.value] = self.failures.get(record.outcome.value, 0) + 1
         self.last_event = event
+
+
+class HeldWrites:
+    """The agent's table writes, held back per provider and written together every ``interval`` seconds.
+
+    Why: each Faust table write (a changelog record through Faust's producer,
+    plus its windowed bookkeeping) costs far more than folding an outcome.
+    Written per 50 ms batch, the state record and the windowed figures took
+    ~20 µs of worker CPU per message (paired bursts: 412 -> 392 µs with no
+    table writes at all), on the GIL the send path needs. Held for at most
+    ``interval`` they cost a tenth of that, and the tables lag by at most
+    ``interval``: a new owner after a crash restores a state that misses at
+    most that many seconds of outcomes. Transitions do not wait (the agent
+    persists them with their verdict).
+
+    Figures are kept per window (``window_of`` the outcome record's Kafka
+    timestamp, as Faust's tumbling tables use it), so a batch that crosses a
+    window boundary is written to both windows.
+    """
+
+    def __init__(self, *, interval: float, window_seconds: float) -> None:
+        self.interval = interval
+        self.window_seconds = window_seconds
+        self._since: dict[ProviderUid, float] = {}  # first change not yet written, per provider
+        self._figures: dict[tuple[ProviderUid, int], WindowDelta] = {}
+
+    def add(self, record: OutcomeRecord, event: Any, *, timestamp: float, now: float) -> None:
+        """Hold one outcome's figures; ``timestamp`` is its Kafka record's (seconds), ``now`` monotonic."""
+        uid = record.provider_uid
+        self._since.setdefault(uid, now)
+        key = (uid, int(timestamp // self.window_seconds))
+        delta = self._figures.get(key)
+        if delta is None:
+            delta = self._figures[key] = WindowDelta()
+        delta.add(record, event)
+
+    def take(self, *, now: float, everything: bool = False) -> tuple[list[ProviderUid], list[tuple[ProviderUid, WindowDelta]]]:
+        """The providers whose writes are due (held ``interval`` or longer), and their figures, oldest window first."""
+        due = {uid for uid, since in self._since.items() if everything or now - since >= self.interval}
+        for uid in due:
+            del self._since[uid]
+        figures = [(key, delta) for key, delta in self._figures.items() if key[0] in due]
+        for key, _ in figures:
+            del self._figures[key]
+        figures.sort(key=lambda item: item[0][1])
+        return sorted(due), [(key[0], delta) for key, delta in figures]
+
+    def forget(self, uids: Iterable[ProviderUid]) -> None:
+        """Drop what is held for providers this worker no longer owns (their new owner counts from now)."""
+        gone = set(uids)
+        for uid in gone:
+            self._since.pop(uid, None)
+        for key in [key for key in self._figures if key[0] in gone]:
+            del self._figures[key]
+
+    def __len__(self) -> int:
+        return len(self._since)
 
 
 def encode_value(owned: Owned) -> bytes:

@@ -1,4 +1,4 @@
-"""The health owner: table value round trip, publish decisions, partition hand-over."""
+"""The health owner: table value round trip, publish decisions, partition hand-over, held table writes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sendpipe.core.health import HealthPolicy
 from sendpipe.core.messages import ProviderUid
 from sendpipe.core.outcomes import Channel, HealthState, Outcome
 from sendpipe.core.records import OutcomeRecord
-from sendpipe.worker.health_agent import HealthOwner, WindowDelta, decode_value, encode_value
+from sendpipe.worker.health_agent import HealthOwner, HeldWrites, WindowDelta, decode_value, encode_value
 
 
 def _record(outcome: Outcome, at: float, uid: str = "u1") -> OutcomeRecord:
@@ -59,3 +59,36 @@ def test_window_delta_aggregates_a_batch() -> None:
     assert delta.sends == 4 and delta.latency_ms == 50.0
     assert delta.failures == {"FAIL_PROVIDER": 2, "THROTTLED": 1}
     assert delta.last_event is Outcome.THROTTLED
+
+
+def test_held_writes_come_due_per_provider_after_the_interval() -> None:
+    held = HeldWrites(interval=0.5, window_seconds=60.0)
+    held.add(_record(Outcome.SUCCESS, 1.0, uid="a"), "ea1", timestamp=1000.0, now=10.0)
+    held.add(_record(Outcome.SUCCESS, 1.0, uid="b"), "eb1", timestamp=1000.0, now=10.3)
+    held.add(_record(Outcome.FAIL_PROVIDER, 1.0, uid="a"), "ea2", timestamp=1001.0, now=10.4)
+    assert held.take(now=10.4) == ([], []), "nothing is due before its interval"
+    providers, figures = held.take(now=10.5)
+    assert providers == ["a"] and [(uid, d.sends, d.failures, d.last_event) for uid, d in figures] == [
+        ("a", 2, {"FAIL_PROVIDER": 1}, "ea2")
+    ]
+    assert len(held) == 1 and held.take(now=10.6) == ([], [])
+    providers, figures = held.take(now=10.8)
+    assert providers == ["b"] and figures[0][1].sends == 1 and len(held) == 0
+
+
+def test_held_figures_are_split_at_window_boundaries_and_written_oldest_first() -> None:
+    held = HeldWrites(interval=0.5, window_seconds=60.0)
+    held.add(_record(Outcome.SUCCESS, 1.0), "late", timestamp=1260.5, now=0.0)
+    held.add(_record(Outcome.SUCCESS, 1.0), "early", timestamp=1199.9, now=0.1)
+    held.add(_record(Outcome.SUCCESS, 1.0), "late2", timestamp=1261.0, now=0.2)
+    _, figures = held.take(now=0.0, everything=True)
+    assert [(d.sends, d.last_event) for _, d in figures] == [(1, "early"), (2, "late2")]
+
+
+def test_held_writes_of_providers_no_longer_owned_are_dropped() -> None:
+    held = HeldWrites(interval=0.5, window_seconds=60.0)
+    held.add(_record(Outcome.SUCCESS, 1.0, uid="a"), "ea", timestamp=1000.0, now=0.0)
+    held.add(_record(Outcome.SUCCESS, 1.0, uid="b"), "eb", timestamp=1000.0, now=0.0)
+    held.forget([ProviderUid("a")])
+    providers, figures = held.take(now=5.0)
+    assert providers == ["b"] and [uid for uid, _ in figures] == ["b"]

@@ -1,0 +1,75 @@
+"""The health agent's tables: windowed figures per provider, and its state machines surviving a restart.
+
+The agent holds its table writes for up to half a second per provider
+(``health_agent.HeldWrites``) and writes what it holds when the worker stops:
+a restarted worker restores every outcome the first one folded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sendpipe.core.outcomes import DeliveryStatus
+from tests.worker.harness import Bench, Events, Verdicts, WorkerProcess, email, produce
+
+_SETTINGS = {"health_publish_interval_seconds": 1.0}
+
+
+async def _figures(worker: WorkerProcess, uid: str, wanted: dict[str, Any], *, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    figures: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        figures = (await asyncio.to_thread(worker.json, "/stats"))["windows"].get(uid, {})
+        if all(figures.get(key) == value for key, value in wanted.items()):
+            return figures
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"windowed figures of {uid}: {figures}, wanted {wanted}\n{worker.tail()}")
+
+
+async def _send(bench: Bench, ids: list[str]) -> dict[str, Any]:
+    await produce(bench.bootstrap, bench.send_topic("email"), [(i.encode(), email(i, "acme")) for i in ids])
+    async with Events(bench.bootstrap, bench.topics.events) as events:
+        return await events.wait_ids(set(ids), timeout=30)
+
+
+async def _start_well_inside_a_minute() -> None:
+    """The figures checked are the current 1-minute window's: do not start near its end."""
+    if time.time() % 60 > 35:
+        await asyncio.sleep(61 - time.time() % 60)
+
+
+async def test_windows_count_sends_failures_and_latency_and_survive_a_restart(
+    bench: Bench, sim, worker_factory: Callable[..., WorkerProcess]
+) -> None:
+    provider = bench.provider(sim, "provider-sendgrid", name="sg", priority=1)
+    await bench.publish_routing("acme", "email", [provider])
+    first = worker_factory("w1", **_SETTINGS)
+    await first.wait_ready()
+    await _start_well_inside_a_minute()
+
+    sent = await _send(bench, [f"ok{i}" for i in range(20)])
+    assert {e.status for e in sent.values()} == {DeliveryStatus.SENT}
+    figures = await _figures(first, provider.uid, {"sends": 20, "failures": {}})
+    assert figures["mean_latency_ms"] > 0
+
+    sim.set_fault("provider-sendgrid", failure_rate=1.0, error="server_error")
+    failed = await _send(bench, ["bad0", "bad1", "bad2"])
+    assert {e.status for e in failed.values()} == {DeliveryStatus.FAILED}
+    sim.clear_faults()
+    await asyncio.sleep(0.3)  # the agent has folded these outcomes, and holds their table writes
+    assert first.stop() == 0, first.tail()  # what it holds is written at shutdown
+
+    second = worker_factory("w1", **_SETTINGS)
+    await second.wait_ready()
+    async with Verdicts(bench.bootstrap, bench.topics.health) as verdicts:
+        await _send(bench, ["after"])
+        # The restored machine folds the new outcome into its 23 earlier ones and publishes the figures.
+        await verdicts.until(
+            lambda: (v := verdicts.latest().get(provider.uid)) is not None and v.window.sends == 24,
+            timeout=20,
+            what="a verdict counting the outcomes from before the restart",
+        )
+    await _figures(second, provider.uid, {"sends": 24, "failures": {"FAIL_PROVIDER": 3}})
