@@ -10,7 +10,9 @@ simulator in a child process with 20 ms latency on the SendGrid API. Printed:
    worker alternate for ``--rounds`` rounds (this machine's speed drifts by
    +-15% within minutes); the ratio is of the medians. Both processes run
    with the worker's garbage-collector policy (``sendpipe.worker.gc_policy``),
-   so the ratio measures the worker's machinery, not GC settings.
+   so the ratio measures the worker's machinery, not GC settings; for the
+   same reason both run on the worker's event loop (``--event-loop``, default
+   the worker's ``SENDPIPE_WORKER_EVENT_LOOP``).
    Targets: worker >= 80% of the baseline and >= 1,000 msg/s;
 2. failover reaction: at half of the maximum throughput, the primary starts failing 100%;
    first attempts (not probes) that still go to it, and the delay of the last one
@@ -18,7 +20,7 @@ simulator in a child process with 20 ms latency on the SendGrid API. Printed:
 3. end-to-end latency (producer timestamp -> DeliveryEvent completedAt),
    p50/p99, at half of the measured maximum throughput.
 
-Run: ``python bench/worker_throughput.py [--messages 20000] [--rounds 3]``.
+Run: ``python bench/worker_throughput.py [--messages 20000] [--rounds 3] [--event-loop uvloop]``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -215,6 +218,7 @@ async def main(total: int, rounds: int) -> None:
             gc_threshold = WorkerSettings().gc_young_threshold
             gc_policy.apply(gc_threshold)  # the same policy as the worker's (SENDPIPE_WORKER_GC_YOUNG_THRESHOLD)
             print(f"garbage collector (both): freeze after start, young threshold {gc_threshold or 'default'}", flush=True)
+            print(f"event loop (both): {type(asyncio.get_running_loop()).__module__}", flush=True)
             bases, rates = [], []
             for round_ in range(rounds):
                 bases.append(await baseline(bench, sim, primary, total=total, round_=round_))
@@ -249,5 +253,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--event-loop", choices=["asyncio", "uvloop"], default=WorkerSettings().event_loop)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.messages, arguments.rounds))
+    os.environ["SENDPIPE_WORKER_EVENT_LOOP"] = arguments.event_loop  # the worker process's loop
+    loop_factory = None
+    if arguments.event_loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:  # the bench's own loop: the baseline's
+        runner.run(main(arguments.messages, arguments.rounds))
