@@ -240,14 +240,25 @@ async def health(stream: Any) -> None:
         await _write_held(now=time.monotonic())
 
 
-async def _write_held(*, now: float, everything: bool = False) -> None:
-    providers, figures = held_writes.take(now=now, everything=everything)
+async def _write_held(*, now: float, at_shutdown: bool = False) -> None:
+    """Write the held records that are due (all of them at shutdown) of the providers this worker still owns.
+
+    A provider whose outcomes partition was revoked meanwhile is skipped: its new
+    owner has restored the tables already and counts from there.
+    """
+    providers, figures = held_writes.take(now=now, everything=at_shutdown)
+    assigned = _owned_partitions()
+    writing = {}
     for uid in providers:
         owned = health_owner.owned.get(uid)
-        if owned is not None:
-            await _persist(owned)
+        # At shutdown the consumer has already left its group: no assignment to check, these are the last writes.
+        if owned is not None and (at_shutdown or owned.partition in assigned):
+            writing[uid] = owned
+    for owned in writing.values():
+        await _persist(owned)
     for uid, delta in figures:
-        _update_windows(uid, delta)
+        if uid in writing:
+            _update_windows(uid, delta)
 
 
 def _update_windows(uid: str, delta: health_agent.WindowDelta) -> None:
@@ -310,7 +321,7 @@ async def publish_health() -> None:
 async def write_held_on_shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
     """The consumer has stopped and the producer is flushed next: write what is held."""
     try:
-        await _write_held(now=time.monotonic(), everything=True)
+        await _write_held(now=time.monotonic(), at_shutdown=True)
     except Exception:
         log.exception("could not write the held health table records at shutdown")
 
