@@ -7,8 +7,10 @@ simulator in a child process with 20 ms latency on the SendGrid API. Printed:
    pre-produced messages, next to a naive baseline measured in the same run:
    a plain aiokafka consumer + the same adapter/HTTP client with the same
    parallelism, no health, dedupe, events or ordered commits. Baseline and
-   worker alternate for ``--rounds`` rounds (this machine's speed drifts by
-   +-15% within minutes); the ratio is of the medians. Both processes run
+   worker alternate for ``--rounds`` rounds, each round in the other order
+   (this machine's speed drifts by +-15% within minutes); the ratio is of the
+   medians. Also printed: each side's CPU per message (the process's, all
+   threads), steadier than rates on a noisy machine. Both processes run
    with the worker's garbage-collector policy (``sendpipe.worker.gc_policy``),
    so the ratio measures the worker's machinery, not GC settings; for the
    same reason both run on the worker's event loop (``--event-loop``, default
@@ -20,7 +22,7 @@ simulator in a child process with 20 ms latency on the SendGrid API. Printed:
 3. end-to-end latency (producer timestamp -> DeliveryEvent completedAt),
    p50/p99, at half of the measured maximum throughput.
 
-Run: ``python bench/worker_throughput.py [--messages 20000] [--rounds 3] [--event-loop uvloop]``.
+Run: ``python bench/worker_throughput.py [--messages 20000] [--rounds 5] [--event-loop uvloop]``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -77,7 +80,21 @@ async def produce_at_rate(bootstrap: str, topic: str, payloads: list[tuple[bytes
         await producer.stop()
 
 
-async def baseline(bench: Bench, sim: SimulatorProcess, provider: RoutedProvider, *, total: int, round_: int = 0) -> float:
+@dataclass(frozen=True)
+class Burst:
+    """One drained burst: messages per second, and the CPU the process spent per message meanwhile."""
+
+    rate: float
+    cpu_us: float
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, all threads (Linux /proc; utime and stime are fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def baseline(bench: Bench, sim: SimulatorProcess, provider: RoutedProvider, *, total: int, round_: int = 0) -> Burst:
     """A plain aiokafka consumer + the same adapter and HTTP client, IN_FLIGHT sends at a time."""
     topic = f"{bench.topics.send_prefix}baseline{round_}"  # same shape, not consumed by the worker
     await admin.ensure_topics(bench.kafka, [admin.TopicSpec(topic, bench.partitions)])
@@ -95,6 +112,7 @@ async def baseline(bench: Bench, sim: SimulatorProcess, provider: RoutedProvider
     slots = asyncio.Semaphore(IN_FLIGHT)
     finished = asyncio.Event()
     started: float | None = None
+    cpu_started = 0.0
 
     async with ProviderClient(max_connections=IN_FLIGHT) as client:
 
@@ -116,7 +134,7 @@ async def baseline(bench: Bench, sim: SimulatorProcess, provider: RoutedProvider
                 for records in batches.values():
                     for record in records:
                         if started is None:
-                            started = time.perf_counter()
+                            started, cpu_started = time.perf_counter(), time.process_time()
                         await slots.acquire()
                         task = asyncio.create_task(send(record.value))
                         tasks.add(task)
@@ -127,27 +145,31 @@ async def baseline(bench: Bench, sim: SimulatorProcess, provider: RoutedProvider
         finally:
             await consumer.stop()
     assert started is not None
-    return total / (time.perf_counter() - started)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return Burst(total / elapsed, cpu / total * 1e6)
 
 
-async def worker_throughput(bench: Bench, worker: WorkerProcess, *, total: int, round_: int = 0) -> float:
+async def worker_throughput(bench: Bench, worker: WorkerProcess, *, total: int, round_: int = 0) -> Burst:
     """Messages per second from the end of producing (like the baseline, whose producer is done before it
     starts) to the last DeliveryEvent, by the events' broker timestamps. Progress is watched on the worker's
     /stats page: an events reader running meanwhile would take CPU from the worker (2 cores)."""
     ids = [f"w{round_}-{i}" for i in range(total)]
     finished_before = sum((await asyncio.to_thread(worker.json, "/stats"))["finished"].values())
     await produce_all(bench.bootstrap, bench.send_topic("email"), [(i.encode(), email(i, "bench")) for i in ids])
-    produced_at = time.time()
+    assert worker.proc is not None
+    pid = worker.proc.pid
+    produced_at, cpu_started = time.time(), process_cpu_seconds(pid)
     for _ in range(1200):
         if sum((await asyncio.to_thread(worker.json, "/stats"))["finished"].values()) >= finished_before + total:
             break
         await asyncio.sleep(0.5)
+    cpu = process_cpu_seconds(pid) - cpu_started
     wanted = {i.encode() for i in ids}
     async with Events(bench.bootstrap, bench.topics.events) as events:
         await events.until(lambda: sum(1 for r in events.records if r.key in wanted) >= total, timeout=120, what="all events")
         stamps = [r.timestamp / 1000.0 for r in events.records if r.key in wanted]
     after = [stamp for stamp in stamps if stamp >= produced_at]
-    return len(after) / (max(after) - produced_at)
+    return Burst(len(after) / (max(after) - produced_at), cpu / len(after) * 1e6)
 
 
 async def failover_reaction(bench: Bench, sim: SimulatorProcess, *, rate: float) -> tuple[int, float]:
@@ -219,17 +241,34 @@ async def main(total: int, rounds: int) -> None:
             gc_policy.apply(gc_threshold)  # the same policy as the worker's (SENDPIPE_WORKER_GC_YOUNG_THRESHOLD)
             print(f"garbage collector (both): freeze after start, young threshold {gc_threshold or 'default'}", flush=True)
             print(f"event loop (both): {type(asyncio.get_running_loop()).__module__}", flush=True)
-            bases, rates = [], []
+            bases: list[Burst] = []
+            runs: list[Burst] = []
             for round_ in range(rounds):
-                bases.append(await baseline(bench, sim, primary, total=total, round_=round_))
-                await settle(worker)
-                rates.append(await worker_throughput(bench, worker, total=total, round_=round_))
-                print(f"round {round_ + 1}: baseline {bases[-1]:,.0f} msg/s, worker {rates[-1]:,.0f} msg/s", flush=True)
-            base, rate = statistics.median(bases), statistics.median(rates)
+                # Alternate which goes first: this machine's speed drifts within minutes.
+                for side in ("baseline", "worker") if round_ % 2 == 0 else ("worker", "baseline"):
+                    if side == "baseline":
+                        bases.append(await baseline(bench, sim, primary, total=total, round_=round_))
+                    else:
+                        await settle(worker)
+                        runs.append(await worker_throughput(bench, worker, total=total, round_=round_))
+                print(
+                    f"round {round_ + 1}: baseline {bases[-1].rate:,.0f} msg/s ({bases[-1].cpu_us:.0f} us CPU/msg), "
+                    f"worker {runs[-1].rate:,.0f} msg/s ({runs[-1].cpu_us:.0f} us CPU/msg) = {runs[-1].rate / bases[-1].rate:.0%}",
+                    flush=True,
+                )
+            base = statistics.median(b.rate for b in bases)
+            rate = statistics.median(r.rate for r in runs)
+            base_cpu = statistics.median(b.cpu_us for b in bases)
+            worker_cpu = statistics.median(r.cpu_us for r in runs)
             print(f"baseline (aiokafka + same adapter/client, {IN_FLIGHT} in flight): {base:,.0f} msg/s (median)", flush=True)
             print(
                 f"worker (1 process, {IN_FLIGHT} in flight, {LATENCY_MS} ms provider latency): {rate:,.0f} msg/s (median) "
                 f"= {rate / base:.0%} of baseline (targets: >= 80%, >= 1,000 msg/s)",
+                flush=True,
+            )
+            print(
+                f"CPU per message (median; each is bound by one core, its GIL): baseline {base_cpu:.0f} us, "
+                f"worker {worker_cpu:.0f} us (all threads) = {base_cpu / worker_cpu:.0%} of the worker's cost",
                 flush=True,
             )
             half = rate / 2
@@ -252,7 +291,7 @@ async def main(total: int, rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--event-loop", choices=["asyncio", "uvloop"], default=WorkerSettings().event_loop)
     arguments = parser.parse_args()
     os.environ["SENDPIPE_WORKER_EVENT_LOOP"] = arguments.event_loop  # the worker process's loop

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -191,7 +191,7 @@ class TopicReader:
         self.records: list[Any] = []
         self._consumer: AIOKafkaConsumer | None = None
 
-    async def __aenter__(self) -> TopicReader:
+    async def __aenter__(self) -> Self:
         # read_committed, like every reader of the worker's output: its records are written in transactions.
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
@@ -251,7 +251,7 @@ class Events(TopicReader):
 
 class Verdicts(TopicReader):
     def latest(self) -> dict[str, HealthVerdict]:
-        result = {}
+        result: dict[str, HealthVerdict] = {}
         for record in self.records:
             if record.value is not None:
                 verdict = HealthVerdict.model_validate_json(record.value)
