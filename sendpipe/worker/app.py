@@ -9,9 +9,10 @@ configured by its environment.
 
 Faust tables: ``health-state`` (compact ProviderHealth records by uid) and
 three 1-minute tumbling windowed tables of sends, failures by outcome and
-latency per provider, rebuilt from their changelogs at start; the outcomes
-topic and every changelog have ``SENDPIPE_TOPICS_PARTITIONS`` partitions, so
-Faust's assignor co-partitions them. The dedupe table is the intake's own
+latency per provider, written at most every half second per provider
+(``health_agent.HeldWrites``) and rebuilt from their changelogs at start;
+the outcomes topic and every changelog have ``SENDPIPE_TOPICS_PARTITIONS``
+partitions, so Faust's assignor co-partitions them. The dedupe table is the intake's own
 (``dedupe.py``): its markers must be written in the same transaction as the
 events.
 """
