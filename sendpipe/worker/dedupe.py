@@ -58,6 +58,8 @@ class DedupeTable:
         return value is not None and self._clock() - _MARKER.unpack(value)[0] < self.expiry_seconds
 
     def remember(self, key: bytes, marker: bytes) -> None:
+        # Moved to the end: the table stays in completion order, so expiry reads only its expired head.
+        self.data.pop(key, None)
         self.data[key] = marker
 
     def forget(self, key: bytes) -> None:
@@ -70,12 +72,19 @@ class DedupeTable:
             self.data = {key: value for key, value in self.data.items() if _partition_of(value) not in gone}
 
     def expired(self, *, partitions: set[int]) -> list[tuple[bytes, int]]:
-        """Keys past expiry whose partition this worker owns: (key, partition) to tombstone."""
+        """Keys past expiry whose partition this worker owns: (key, partition) to tombstone.
+
+        Reads the table from its oldest entry and stops at the first one not yet expired
+        (the table is in completion order): the cost is the expired entries', not the
+        table's, which holds every message of the expiry period (a day by default).
+        """
         now = self._clock()
         result = []
         for key, value in self.data.items():
             completed_at, partition, _ = _MARKER.unpack(value)
-            if partition in partitions and now - completed_at >= self.expiry_seconds:
+            if now - completed_at < self.expiry_seconds:
+                break
+            if partition in partitions:
                 result.append((key, partition))
         return result
 
@@ -94,6 +103,8 @@ class DedupeTable:
                 loaded += 1
             else:
                 log.warning("malformed dedupe marker skipped", extra={"partition": record.partition, "offset": record.offset})
+        # Partitions are read side by side, and their markers may come from other workers' clocks.
+        self.data = dict(sorted(self.data.items(), key=lambda item: _MARKER.unpack(item[1])[0]))
         return loaded
 
 

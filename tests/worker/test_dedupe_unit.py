@@ -29,3 +29,16 @@ def test_revoked_partitions_are_forgotten_and_only_owned_expired_keys_are_tombst
     dedupe.drop_partitions({1})
     assert set(dedupe.data) == {b"a"}
     assert changelog_topic("app") == "app-dedupe-changelog"
+
+
+def test_expiry_reads_only_the_expired_head_of_the_table() -> None:
+    now = [1000.0]
+    dedupe = table(now)
+    for index, key in enumerate((b"a", b"b", b"c", b"d")):
+        dedupe.remember(key, DedupeTable.marker(status="SENT", partition=0, at=900.0 + index * 10))
+    dedupe.remember(b"a", DedupeTable.marker(status="SENT", partition=0, at=995.0))  # the same id finished again
+    now[0] = 985.0
+    assert dedupe.expired(partitions={0}) == [(b"b", 0), (b"c", 0)], "a moved behind d; d is not expired"
+    # An expired entry behind an unexpired one waits for it (completion order makes that rare).
+    dedupe.data = {b"new": DedupeTable.marker(status="SENT", partition=0, at=1020.0), **dedupe.data}
+    assert dedupe.expired(partitions={0}) == []
