@@ -302,6 +302,9 @@ class Delivery:
         self, request: AnyRequest, incoming: Incoming, plan: routing.Plan, attempts: list[Fields]
     ) -> Finish | None:
         """Try the plan in order; a Finish on SENT or REJECTED, None when every attempt failed over."""
+        first, incoming.first = incoming.first, None
+        # Only with its own plan: a newer plan may come from newer routing (e.g. rotated credentials).
+        prepared = first.send if first is not None and plan is first.plan else None
         for index, planned in enumerate(plan.attempts):
             provider = planned.provider
             if planned.probe:
@@ -309,10 +312,9 @@ class Delivery:
                     continue
                 self.probes_in_flight.add(provider.uid)
             try:
-                first, incoming.first = incoming.first, None
-                # Only with its own plan: a newer plan may come from newer routing (e.g. rotated credentials).
-                prepared = first.send if first is not None and plan is first.plan and index == 0 else None
-                attempt, result = await self._attempt(request, provider, probe=planned.probe, prepared=prepared)
+                attempt, result = await self._attempt(
+                    request, provider, probe=planned.probe, prepared=prepared if index == 0 else None
+                )
             finally:
                 if planned.probe:
                     self.probes_in_flight.discard(provider.uid)
