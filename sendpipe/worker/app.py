@@ -12,9 +12,9 @@ three 1-minute tumbling windowed tables of sends, failures by outcome and
 latency per provider, written at most every half second per provider
 (``health_agent.HeldWrites``) and rebuilt from their changelogs at start;
 the outcomes topic and every changelog have ``SENDPIPE_TOPICS_PARTITIONS``
-partitions, so Faust's assignor co-partitions them. The dedupe table is the intake's own
-(``dedupe.py``): its markers must be written in the same transaction as the
-events.
+partitions, so Faust's assignor co-partitions them. The dedupe table is the
+intake's own (``dedupe.py``): its markers must be written in the same
+transaction as the events.
 """
 
 from __future__ import annotations
@@ -248,6 +248,8 @@ async def _write_held(*, now: float, at_shutdown: bool = False) -> None:
     owner has restored the tables already and counts from there.
     """
     providers, figures = held_writes.take(now=now, everything=at_shutdown)
+    if not providers:
+        return
     assigned = _owned_partitions()
     writing = {}
     for uid in providers:
@@ -303,9 +305,7 @@ async def publish_health() -> None:
     if app.rebalancing:
         return
     owned_partitions = _owned_partitions()
-    owned_before = set(health_owner.owned)
     health_owner.forget_partitions({o.partition for o in health_owner.owned.values()} - owned_partitions)
-    held_writes.forget(owned_before - set(health_owner.owned))
     if not health_owner.owned and len(health_table.data):
         health_owner.load(
             value for value in health_table.data.values()

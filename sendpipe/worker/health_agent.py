@@ -103,17 +103,6 @@ class HeldWrites:
         figures.sort(key=lambda item: item[0][1])
         return sorted(due), [(key[0], delta) for key, delta in figures]
 
-    def forget(self, uids: Iterable[ProviderUid]) -> None:
-        """Drop what is held for providers this worker no longer owns (their new owner counts from now)."""
-        gone = set(uids)
-        for uid in gone:
-            self._since.pop(uid, None)
-        for key in [key for key in self._figures if key[0] in gone]:
-            del self._figures[key]
-
-    def __len__(self) -> int:
-        return len(self._since)
-
 
 def encode_value(owned: Owned) -> bytes:
     identity = json.dumps(
