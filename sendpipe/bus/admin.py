@@ -6,7 +6,9 @@ send, outcome and event topics are plain logs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from sendpipe.settings import KafkaSettings, TopicSettings
 
 log = logging.getLogger(__name__)
 
+VISIBLE_WITHIN_SECONDS = 30.0
 COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1", "segment.ms": "600000"}
 
 
@@ -55,8 +58,15 @@ async def _admin_client(settings: KafkaSettings) -> AsyncIterator[AIOKafkaAdminC
         await admin.close()
 
 
-async def ensure_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list[str]:
-    """Create the topics that do not exist yet; return the names created."""
+async def ensure_topics(
+    settings: KafkaSettings, specs: list[TopicSpec], *, visible_within: float = VISIBLE_WITHIN_SECONDS
+) -> list[str]:
+    """Create the topics that do not exist yet; return the names created.
+
+    Returns once the broker's metadata shows every created topic with all its
+    partitions: a client that fetches metadata before that sees the topic as
+    missing, or with no partitions, until its next refresh (minutes later).
+    """
     async with _admin_client(settings) as admin:
         existing = set(await admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
@@ -77,8 +87,21 @@ async def ensure_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list
         except TopicAlreadyExistsError:
             pass  # another process created it first
         created = [spec.name for spec in missing]
+        await _wait_visible(admin, missing, within=visible_within)
         log.info("created topics", extra={"topics": created})
         return created
+
+
+async def _wait_visible(admin: AIOKafkaAdminClient, specs: list[TopicSpec], *, within: float) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        counts = await _partition_counts(admin, [spec.name for spec in specs])
+        pending = [spec.name for spec in specs if counts.get(spec.name, 0) < spec.partitions]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"created topics not in the broker's metadata within {within:.0f}s: {', '.join(pending)}")
+        await asyncio.sleep(0.1)
 
 
 async def partition_counts(settings: KafkaSettings, names: list[str]) -> dict[str, int]:

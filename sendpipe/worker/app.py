@@ -28,7 +28,7 @@ from typing import Any
 
 import faust
 import faust.streams as faust_streams
-from mode import Service
+from mode import Service, want_seconds
 
 from sendpipe.bus import admin
 from sendpipe.bus.connection import ssl_context
@@ -76,6 +76,7 @@ app = faust.App(
     topic_partitions=PARTITIONS,
     topic_replication_factor=topic_settings.replication_factor,
     table_standby_replicas=0,
+    topic_disable_leader=True,  # no @app.timer(on_leader=True) here, so no leader-election topic
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=1.0,
     broker_session_timeout=worker_settings.session_timeout_seconds,
@@ -143,10 +144,34 @@ def _on_verdict(verdict: HealthVerdict) -> None:
 views = Views(kafka=kafka_settings, topics=topic_settings, on_verdict=_on_verdict)
 
 
-async def create_topics() -> list[str]:
-    """Create the topics the worker reads and writes; called before Faust subscribes, so it sees their partitions."""
-    specs = admin.data_topics(topic_settings, [c.value for c in CHANNELS]) + admin.control_topics(topic_settings)
+async def create_topics(*, shared: bool) -> list[str]:
+    """Create the worker's topics before Faust subscribes, so that its first metadata has their partitions.
+
+    Faust's changelogs always (they are the worker's own state); the send,
+    outcome, event, DLQ and control topics only when ``shared``. A changelog
+    Faust created itself could be missing from the metadata its assignor and
+    tables read, and a table write then fails with PartitionsMismatch.
+    """
+    specs = _changelog_specs()
+    if shared:
+        specs += admin.data_topics(topic_settings, [c.value for c in CHANNELS]) + admin.control_topics(topic_settings)
     return await admin.ensure_topics(kafka_settings, specs)
+
+
+def _changelog_specs() -> list[admin.TopicSpec]:
+    """Each table's changelog topic as Faust would declare it (cleanup policy, retention, extra config)."""
+    specs = []
+    for table in app.tables.values():
+        topic = table.changelog_topic
+        config = {key: str(value) for key, value in (topic.config or {}).items()}
+        policy = ",".join(flag for flag, on in (("compact", topic.compacting), ("delete", topic.deleting)) if on)
+        if policy:
+            config["cleanup.policy"] = policy
+        if topic.retention:
+            config["retention.ms"] = str(int(want_seconds(topic.retention) * 1000))
+        replicas = topic.replicas or topic_settings.replication_factor
+        specs.append(admin.TopicSpec(topic.get_topic_name(), topic.partitions or PARTITIONS, replicas, config))
+    return specs
 
 
 def _load_keyring() -> Keyring | None:

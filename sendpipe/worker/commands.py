@@ -31,9 +31,8 @@ def worker() -> None:
     # Faust runs the Kafka consumer in its own thread: hand the GIL over sooner than the 5 ms default.
     sys.setswitchinterval(worker_settings.gil_switch_interval_seconds)
     loop = asyncio.get_event_loop_policy().get_event_loop()
-    if worker_settings.create_topics:
-        # Before Faust subscribes: a topic created after that is only seen at the next metadata refresh.
-        loop.run_until_complete(create_topics())
+    # Before Faust subscribes: a topic created after that is only seen at the next metadata refresh.
+    loop.run_until_complete(create_topics(shared=worker_settings.create_topics))
     Worker(app, loglevel=worker_settings.log_level, quiet=True, loop=loop).execute_from_commandline()
 
 

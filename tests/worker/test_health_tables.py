@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sendpipe.bus import admin
 from sendpipe.core.outcomes import DeliveryStatus
+from sendpipe.worker.dedupe import changelog_topic
 from tests.worker.harness import Bench, Events, Verdicts, WorkerProcess, email, produce
 
 _SETTINGS = {"health_publish_interval_seconds": 1.0}
@@ -73,3 +75,23 @@ async def test_windows_count_sends_failures_and_latency_and_survive_a_restart(
             what="a verdict counting the outcomes from before the restart",
         )
     await _figures(second, provider.uid, {"sends": 24, "failures": {"FAIL_PROVIDER": 3}})
+
+
+async def test_the_worker_creates_its_changelogs_as_faust_declares_them(
+    bench: Bench, worker_factory: Callable[..., WorkerProcess]
+) -> None:
+    """Created before Faust subscribes, even when the shared topics are someone else's to create:
+    a changelog missing from Faust's first metadata fails the table's writes (PartitionsMismatch)."""
+    worker = worker_factory(create_topics="false")
+    await worker.wait_ready()
+    names = [f"{bench.app_id}-health-{table}-changelog" for table in ("state", "sends", "failures", "latency-ms")]
+    configs = await bench.topic_configs(names)
+    windowed = {"cleanup.policy": "compact,delete", "retention.ms": str(10 * 60 * 1000)}
+    assert configs[names[0]]["cleanup.policy"] == "compact"
+    for name in names[1:]:
+        assert {key: configs[name][key] for key in windowed} == windowed, name
+    partitions = await admin.partition_counts(bench.kafka, names)
+    assert partitions == dict.fromkeys(names, bench.partitions)
+    assert "Ignoring missing topic" not in worker.tail(10_000)
+    own_topics = {name for name in await bench.topic_names() if name.startswith(bench.app_id)}
+    assert own_topics == {*names, changelog_topic(bench.app_id)}, "every topic Faust declares is created first"
