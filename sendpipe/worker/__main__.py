@@ -1,6 +1,6 @@
-"""``python -m sendpipe.worker``: the same as ``sendpipe worker``."""
+"""``python -m sendpipe.worker``: the same as ``sendpipe worker`` (logging set up by the CLI, from the environment)."""
 
-from sendpipe.worker.commands import worker
+from sendpipe.cli import main
 
 if __name__ == "__main__":
-    worker()
+    main(["worker"], prog_name="sendpipe")

@@ -10,6 +10,7 @@ topic), and offsets are committed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
 import click
@@ -33,7 +34,11 @@ def worker() -> None:
     loop = asyncio.get_event_loop_policy().get_event_loop()
     # Before Faust subscribes: a topic created after that is only seen at the next metadata refresh.
     loop.run_until_complete(create_topics(shared=worker_settings.create_topics))
-    Worker(app, loglevel=worker_settings.log_level, quiet=True, loop=loop).execute_from_commandline()
+    # Faust's own logging setup would replace sendpipe.logs' handler: its lines would lose their
+    # fields (extra=...) and the redaction of secrets. Keep ours; the more verbose level wins.
+    root = logging.getLogger()
+    root.setLevel(min(root.getEffectiveLevel(), logging.getLevelName(worker_settings.log_level.upper())))
+    Worker(app, quiet=True, loop=loop, override_logging=False).execute_from_commandline()
 
 
 def _choose_event_loop(choice: str) -> None:
