@@ -99,6 +99,8 @@ class WorkerSettings(BaseSettings):
     max_in_flight: int = Field(default=200, ge=1, le=100_000)
     # How long a terminal result stays in the duplicate-suppression table.
     dedupe_expiry_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # How often expired terminal results are tombstoned in the dedupe changelog (seconds).
+    dedupe_expiry_interval_seconds: float = Field(default=60.0, gt=0)
     # How long a message waits when every provider is ejected or throttled and it has no expiresAt.
     max_wait_seconds: float = Field(default=300.0, ge=0)
     data_dir: Path = Path("/tmp/sendpipe-worker")

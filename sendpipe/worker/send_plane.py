@@ -246,10 +246,10 @@ class SendPlane:
             await self.views.stop()
             log.info("send path stopped")
 
-    async def _expire_dedupe_forever(self, interval_seconds: float = 60.0) -> None:
+    async def _expire_dedupe_forever(self) -> None:
         """Tombstone dedupe entries past their expiry (only of partitions this worker owns)."""
         while True:
-            await asyncio.sleep(interval_seconds)
+            await asyncio.sleep(self._worker.dedupe_expiry_interval_seconds)
             if self.intake.rebalancing:
                 continue
             for key, partition in self.dedupe.expired(partitions={tp.partition for tp in self.intake.assigned}):

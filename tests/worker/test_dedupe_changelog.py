@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sendpipe.bus import admin
 from sendpipe.core.outcomes import DeliveryStatus
 from sendpipe.worker.dedupe import changelog_topic
-from tests.worker.harness import Bench, Events, WorkerProcess, email, produce
+from tests.worker.harness import Bench, Events, TopicReader, WorkerProcess, email, produce
 
 
 async def test_a_narrower_changelog_is_grown_to_the_send_topics(
@@ -29,3 +29,23 @@ async def test_a_narrower_changelog_is_grown_to_the_send_topics(
     assert all(event.status is DeliveryStatus.SENT for event in delivered.values()), worker.tail()
     assert len({record.partition for record in events.records}) > 1, "keys spread over several partitions"
     assert (await admin.partition_counts(bench.kafka, [changelog]))[changelog] == send_partitions
+
+
+async def test_expired_results_are_tombstoned_and_the_same_id_is_delivered_again(
+    bench: Bench, sim, worker_factory: Callable[..., WorkerProcess]
+) -> None:
+    worker = worker_factory(dedupe_expiry_seconds=2, dedupe_expiry_interval_seconds=0.5)
+    await worker.wait_ready()
+    await bench.publish_routing("acme", "email", [bench.provider(sim, "provider-sendgrid", name="sg", priority=1)])
+    async with Events(bench.bootstrap, bench.topics.events) as events:
+        await produce(bench.bootstrap, bench.send_topic("email"), [(b"once", email("once", "acme"))])
+        await events.wait_ids({"once"}, timeout=30)
+        async with TopicReader(bench.bootstrap, changelog_topic(bench.app_id)) as changelog:
+            await changelog.until(
+                lambda: [record.value is None for record in changelog.records if record.key == b"once"] == [False, True],
+                timeout=15, what="the marker of 'once', then its tombstone",
+            )
+        assert len(events.by_id()["once"]) == 1
+        await produce(bench.bootstrap, bench.send_topic("email"), [(b"once", email("once", "acme"))])
+        await events.until(lambda: len(events.by_id()["once"]) == 2, timeout=30, what="a second event of 'once'")
+    assert [event.status for event in events.by_id()["once"]] == [DeliveryStatus.SENT] * 2, worker.tail()
