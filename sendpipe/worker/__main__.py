@@ -1,6 +1,11 @@
-"""``python -m sendpipe.worker``: the same as ``sendpipe worker`` (logging set up by the CLI, from the environment)."""
+"""``python -m sendpipe.worker``: the same as ``sendpipe worker``, logging set up from the environment as the CLI does."""
 
-from sendpipe.cli import main
+import os
+
+from sendpipe import logs
+from sendpipe.worker.commands import worker
 
 if __name__ == "__main__":
-    main(["worker"], prog_name="sendpipe")
+    log_format: logs.LogFormat = "json" if os.environ.get("SENDPIPE_LOG_FORMAT") == "json" else "text"
+    logs.configure(level=os.environ.get("SENDPIPE_LOG_LEVEL", "INFO"), fmt=log_format)
+    worker()

@@ -15,18 +15,22 @@ import sys
 
 import click
 
+# Beyond the send path's own bound (drain + close): Faust's streams and the rest of its stop.
+# With the defaults, 30 + 15 + 10 = 55 s, inside the chart's 60 s termination grace period.
+_FAUST_STOP_SECONDS = 10.0
+
 
 @click.command("worker")
 def worker() -> None:
     """Consume the send topics and deliver messages through each namespace's providers."""
-    from faust.worker import Worker
-
     from sendpipe.settings import WorkerSettings
 
     # Before the app module is imported: Faust and mode bind to the loop they first see.
     _choose_event_loop(WorkerSettings().event_loop)
 
     from sendpipe.worker.app import app, create_topics, worker_settings
+    from sendpipe.worker.bounded_stop import BoundedStopWorker
+    from sendpipe.worker.send_plane import CLOSE_SECONDS
 
     worker_settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Faust runs the Kafka consumer in its own thread: hand the GIL over sooner than the 5 ms default.
@@ -38,7 +42,10 @@ def worker() -> None:
     # fields (extra=...) and the redaction of secrets. Keep ours; the more verbose level wins.
     root = logging.getLogger()
     root.setLevel(min(root.getEffectiveLevel(), logging.getLevelName(worker_settings.log_level.upper())))
-    Worker(app, quiet=True, loop=loop, override_logging=False).execute_from_commandline()
+    stop_within = worker_settings.drain_seconds + CLOSE_SECONDS + _FAUST_STOP_SECONDS
+    BoundedStopWorker(
+        app, quiet=True, loop=loop, override_logging=False, stop_within=stop_within
+    ).execute_from_commandline()
 
 
 def _choose_event_loop(choice: str) -> None:

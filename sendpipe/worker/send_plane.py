@@ -46,7 +46,7 @@ __all__ = ["LoopThread", "SendPlane"]
 
 log = logging.getLogger(__name__)
 
-_CLOSE_SECONDS = 15.0  # for the last commit and closing the clients, after the drain
+CLOSE_SECONDS = 15.0  # for the last commit and closing the clients, after the drain
 
 T = TypeVar("T")
 
@@ -130,12 +130,12 @@ class SendPlane:
     async def stop(self) -> None:
         """Stop taking messages, drain (waiting ones are handed back), commit, close; then end the thread.
 
-        Bounded: after the drain time and ``_CLOSE_SECONDS`` more, the worker leaves without its last
+        Bounded: after the drain time and ``CLOSE_SECONDS`` more, the worker leaves without its last
         commit (what it did not commit is read again after the restart), well inside the pod's
         termination grace period rather than being killed at its end.
         """
         self.stopping = True
-        limit = self._worker.drain_seconds + _CLOSE_SECONDS
+        limit = self._worker.drain_seconds + CLOSE_SECONDS
         try:
             await asyncio.wait_for(self._thread.call(self._stop), timeout=limit)
         except TimeoutError:

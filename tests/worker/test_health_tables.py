@@ -94,7 +94,7 @@ async def test_the_worker_creates_its_changelogs_as_faust_declares_them(
     assert partitions == dict.fromkeys(names, bench.partitions)
     log = worker.tail(10_000).splitlines()
     created = next(i for i, line in enumerate(log) if "created topics" in line and all(name in line for name in names))
-    assert created < next(i for i, line in enumerate(log) if "[^Worker]: Starting" in line), "before Faust starts"
+    assert created < next(i for i, line in enumerate(log) if "[^-App]: Starting" in line), "before Faust starts"
     assert "Ignoring missing topic" not in "\n".join(log)
     own_topics = {name for name in await bench.topic_names() if name.startswith(bench.app_id)}
     assert own_topics == {*names, changelog_topic(bench.app_id)}, "every topic Faust declares is created first"
