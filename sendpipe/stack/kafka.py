@@ -109,17 +109,19 @@ def java_command(*, libs: Path, log4j_config: Path, main: str, args: list[str]) 
     ]
 
 
-def start(*, libs: Path, workdir: Path, broker_port: int, controller_port: int) -> int:
-    """Format fresh storage under ``workdir`` and start the node detached; returns its pid."""
+def start(
+    *, libs: Path, workdir: Path, broker_port: int, controller_port: int, overrides: dict[str, str] | None = None
+) -> int:
+    """Format fresh storage under ``workdir`` and start the node detached; returns its pid.
+
+    ``overrides`` replace or add server properties (e.g. a SASL listener for a test of it).
+    """
     data_dir = workdir / "data"
     shutil.rmtree(data_dir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "server.properties"
-    config.write_text(
-        render_properties(
-            server_properties(broker_port=broker_port, controller_port=controller_port, data_dir=data_dir)
-        )
-    )
+    properties = server_properties(broker_port=broker_port, controller_port=controller_port, data_dir=data_dir)
+    config.write_text(render_properties(properties | (overrides or {})))
     log4j_config = workdir / "log4j2.properties"
     log4j_config.write_text(LOG4J2_PROPERTIES)
     fmt = subprocess.run(

@@ -14,6 +14,7 @@ import logging
 import sys
 
 import click
+from aiokafka.errors import KafkaError
 
 # Beyond the send path's own bound (drain + close): Faust's streams and the rest of its stop.
 # With the defaults, 30 + 15 + 10 = 55 s, inside the chart's 60 s termination grace period.
@@ -28,7 +29,7 @@ def worker() -> None:
     # Before the app module is imported: Faust and mode bind to the loop they first see.
     _choose_event_loop(WorkerSettings().event_loop)
 
-    from sendpipe.worker.app import app, create_topics, worker_settings
+    from sendpipe.worker.app import app, create_topics, kafka_settings, worker_settings
     from sendpipe.worker.bounded_stop import BoundedStopWorker
     from sendpipe.worker.send_plane import CLOSE_SECONDS
 
@@ -37,7 +38,10 @@ def worker() -> None:
     sys.setswitchinterval(worker_settings.gil_switch_interval_seconds)
     loop = asyncio.get_event_loop_policy().get_event_loop()
     # Before Faust subscribes: a topic created after that is only seen at the next metadata refresh.
-    loop.run_until_complete(create_topics(shared=worker_settings.create_topics))
+    try:
+        loop.run_until_complete(create_topics(shared=worker_settings.create_topics))
+    except KafkaError as exc:  # unreachable broker, refused credentials: say so in one line
+        raise click.ClickException(f"cannot use Kafka at {kafka_settings.bootstrap}: {exc}") from None
     # Faust's own logging setup would replace sendpipe.logs' handler: its lines would lose their
     # fields (extra=...) and the redaction of secrets. Keep ours; the more verbose level wins.
     root = logging.getLogger()
