@@ -99,6 +99,9 @@ class WorkerSettings(BaseSettings):
     max_in_flight: int = Field(default=200, ge=1, le=100_000)
     # How long a terminal result stays in the duplicate-suppression table.
     dedupe_expiry_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # At most this many terminal results per worker process (~165 bytes each in memory): past it the
+    # oldest go before their expiry, with a warning saying how far back duplicates are still caught.
+    dedupe_max_entries: int = Field(default=1_000_000, ge=1)
     # How often expired terminal results are tombstoned in the dedupe changelog (seconds).
     dedupe_expiry_interval_seconds: float = Field(default=60.0, gt=0)
     # How long a message waits when every provider is ejected or throttled and it has no expiresAt.

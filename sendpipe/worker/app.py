@@ -128,7 +128,12 @@ health_owner = health_agent.HealthOwner(
         ejection_base_seconds=worker_settings.health_ejection_base_seconds,
     )
 )
-dedupe = DedupeTable(topic=changelog_topic(worker_settings.app_id), expiry_seconds=worker_settings.dedupe_expiry_seconds)
+dedupe = DedupeTable(
+    topic=changelog_topic(worker_settings.app_id),
+    expiry_seconds=worker_settings.dedupe_expiry_seconds,
+    max_entries=worker_settings.dedupe_max_entries,
+)
+metrics.dedupe_entries.set_function(lambda: len(dedupe.data))
 
 
 def _on_verdict(verdict: HealthVerdict) -> None:

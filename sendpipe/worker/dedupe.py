@@ -37,9 +37,15 @@ def changelog_topic(app_id: str) -> str:
 class DedupeTable:
     """Markers of finished messages, in memory for the partitions this worker owns."""
 
-    def __init__(self, *, topic: str, expiry_seconds: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, topic: str, expiry_seconds: float, max_entries: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self.topic = topic
         self.expiry_seconds = expiry_seconds
+        # Memory: ~165 bytes per entry (a UUID id, its marker, the dict slot), so a day of messages at
+        # 1,000/s would be ~14 GB. Past the cap the oldest results go before their expiry.
+        self.max_entries = max_entries
+        self.evicted_early = 0  # entries expired by the cap, not by age, since start
         self._clock = clock
         self.data: dict[bytes, bytes] = {}
         self.partitions = 0  # of the changelog, as far as this worker has checked
@@ -72,21 +78,29 @@ class DedupeTable:
             self.data = {key: value for key, value in self.data.items() if _partition_of(value) not in gone}
 
     def expired(self, *, partitions: set[int]) -> list[tuple[bytes, int]]:
-        """Keys past expiry whose partition this worker owns: (key, partition) to tombstone.
+        """Keys to tombstone, of partitions this worker owns: past expiry, or the oldest beyond ``max_entries``.
 
-        Reads the table from its oldest entry and stops at the first one not yet expired
-        (the table is in completion order): the cost is the expired entries', not the
-        table's, which holds every message of the expiry period (a day by default).
+        Reads the table from its oldest entry and stops at the first one that neither
+        expired nor is over the cap (the table is in completion order): the cost is the
+        expired entries', not the table's.
         """
         now = self._clock()
+        over_cap = len(self.data) - self.max_entries
         result = []
-        for key, value in self.data.items():
+        for index, (key, value) in enumerate(self.data.items()):
             completed_at, partition, _ = _MARKER.unpack(value)
             if now - completed_at < self.expiry_seconds:
-                break
+                if index >= over_cap:
+                    break
+                self.evicted_early += 1
             if partition in partitions:
                 result.append((key, partition))
         return result
+
+    def window_seconds(self) -> float | None:
+        """How far back results are remembered now: the age of the oldest entry (None when empty)."""
+        oldest = next(iter(self.data.values()), None)
+        return None if oldest is None else self._clock() - _MARKER.unpack(oldest)[0]
 
     async def restore(self, kafka: KafkaSettings, partitions: set[int]) -> int:
         """Reload the markers of ``partitions`` from the changelog (committed records only); returns how many."""

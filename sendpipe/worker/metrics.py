@@ -60,6 +60,9 @@ class Metrics:
             "sendpipe_health_outcomes", "Outcome records folded into provider health by this worker.", registry=r
         )
         self.in_flight = Gauge("sendpipe_in_flight", "Messages being processed now.", registry=r)
+        self.dedupe_entries = Gauge(
+            "sendpipe_dedupe_entries", "Terminal results held for duplicate suppression (capped).", registry=r
+        )
         self.waiting = Gauge(
             "sendpipe_waiting", "Messages waiting for an ejected or throttled provider to recover.", registry=r
         )

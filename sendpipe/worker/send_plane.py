@@ -252,8 +252,19 @@ class SendPlane:
             await asyncio.sleep(self._worker.dedupe_expiry_interval_seconds)
             if self.intake.rebalancing:
                 continue
+            early_before = self.dedupe.evicted_early
             for key, partition in self.dedupe.expired(partitions={tp.partition for tp in self.intake.assigned}):
                 self.outbox.tombstone(key, partition=partition)
+            if self.dedupe.evicted_early > early_before:
+                window = self.dedupe.window_seconds()
+                log.warning(
+                    "dedupe table full: oldest results dropped before their expiry",
+                    extra={
+                        "dropped": self.dedupe.evicted_early - early_before,
+                        "max_entries": self.dedupe.max_entries,
+                        "duplicates_caught_for_seconds": round(window) if window is not None else None,
+                    },
+                )
 
     def _new_producers(self) -> tuple[AIOKafkaProducer, AIOKafkaProducer]:
         """(transactional producer of the outbox, plain producer of attempt outcomes)."""

@@ -41,7 +41,7 @@ def _names(settings: type[BaseSettings]) -> set[str]:
 VALUE_SETS: dict[str, dict[str, Any] | None] = {
     "defaults": None,
     "namespaced-debug": {"operator": {"watchNamespaces": ["acme", "globex"], "logLevel": "DEBUG"},
-                         "worker": {"logLevel": "WARNING", "maxInFlight": 50}},
+                         "worker": {"logLevel": "WARNING", "maxInFlight": 50, "dedupeMaxEntries": 200000}},
     "sasl-ssl": {"kafka": {"securityProtocol": "SASL_SSL", "saslMechanism": "SCRAM-SHA-256",
                            "saslSecret": "kafka-user", "tlsSecret": "kafka-ca"}},
 }

@@ -49,3 +49,28 @@ async def test_expired_results_are_tombstoned_and_the_same_id_is_delivered_again
         await produce(bench.bootstrap, bench.send_topic("email"), [(b"once", email("once", "acme"))])
         await events.until(lambda: len(events.by_id()["once"]) == 2, timeout=30, what="a second event of 'once'")
     assert [event.status for event in events.by_id()["once"]] == [DeliveryStatus.SENT] * 2, worker.tail()
+
+
+async def test_past_its_cap_the_table_drops_the_oldest_results_and_says_so(
+    bench: Bench, sim, worker_factory: Callable[..., WorkerProcess]
+) -> None:
+    worker = worker_factory(dedupe_max_entries=3, dedupe_expiry_interval_seconds=0.5)
+    await worker.wait_ready()
+    await bench.publish_routing("acme", "email", [bench.provider(sim, "provider-sendgrid", name="sg", priority=1)])
+    ids = [f"c-{i}" for i in range(6)]
+    async with Events(bench.bootstrap, bench.topics.events) as events:
+        for message_id in ids:  # one at a time: completion order is the order of ids
+            await produce(bench.bootstrap, bench.send_topic("email"), [(message_id.encode(), email(message_id, "acme"))])
+            await events.wait_ids({message_id}, timeout=30)
+        async with TopicReader(bench.bootstrap, changelog_topic(bench.app_id)) as changelog:
+            await changelog.until(
+                lambda: {r.key.decode() for r in changelog.records if r.value is None} == set(ids[:3]),
+                timeout=15, what="tombstones of the 3 oldest results",
+            )
+        assert "sendpipe_dedupe_entries 3.0" in worker.get("/metrics")[1].decode()
+        await produce(bench.bootstrap, bench.send_topic("email"), [(i.encode(), email(i, "acme")) for i in (ids[0], ids[5])])
+        await events.until(lambda: len(events.by_id()[ids[0]]) == 2, timeout=30, what="c-0 delivered again")
+        await events.until(lambda: worker.json("/stats")["finished"]["duplicate"] == 1, timeout=30, what="a skip")
+        await events.poll(1.0)
+    assert len(events.by_id()[ids[5]]) == 1, "c-5 is still remembered: its duplicate is skipped"
+    assert "dedupe table full" in worker.tail(10_000) and "duplicates_caught_for_seconds" in worker.tail(10_000)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sendpipe.worker.dedupe import DedupeTable, changelog_topic
 
 
-def table(now: list[float]) -> DedupeTable:
-    return DedupeTable(topic=changelog_topic("app"), expiry_seconds=60, clock=lambda: now[0])
+def table(now: list[float], *, max_entries: int = 1000) -> DedupeTable:
+    return DedupeTable(topic=changelog_topic("app"), expiry_seconds=60, max_entries=max_entries, clock=lambda: now[0])
 
 
 def test_a_marker_suppresses_its_id_until_it_expires() -> None:
@@ -42,3 +42,17 @@ def test_expiry_reads_only_the_expired_head_of_the_table() -> None:
     # An expired entry behind an unexpired one waits for it (completion order makes that rare).
     dedupe.data = {b"new": DedupeTable.marker(status="SENT", partition=0, at=1020.0), **dedupe.data}
     assert dedupe.expired(partitions={0}) == []
+
+
+def test_past_the_cap_the_oldest_results_go_before_their_expiry() -> None:
+    now = [1000.0]
+    dedupe = table(now, max_entries=3)
+    for index, key in enumerate((b"a", b"b", b"c", b"d", b"e")):
+        dedupe.remember(key, DedupeTable.marker(status="SENT", partition=0, at=990.0 + index))
+    assert dedupe.expired(partitions={0}) == [(b"a", 0), (b"b", 0)], "none expired: the two oldest are over the cap"
+    assert dedupe.evicted_early == 2
+    for key in (b"a", b"b"):
+        dedupe.forget(key)  # as tombstoning does
+    assert dedupe.window_seconds() == 8.0, "c completed at 992"
+    now[0] = 1052.5  # a and b would have expired by now; c has
+    assert dedupe.expired(partitions={0}) == [(b"c", 0)] and dedupe.evicted_early == 2
