@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sendpipe.bus import admin
 from sendpipe.core.outcomes import DeliveryStatus
@@ -34,9 +35,7 @@ async def test_a_narrower_changelog_is_grown_to_the_send_topics(
 async def test_expired_results_are_tombstoned_and_the_same_id_is_delivered_again(
     bench: Bench, sim, worker_factory: Callable[..., WorkerProcess]
 ) -> None:
-    worker = worker_factory(dedupe_expiry_seconds=2, dedupe_expiry_interval_seconds=0.5)
-    await worker.wait_ready()
-    await bench.publish_routing("acme", "email", [bench.provider(sim, "provider-sendgrid", name="sg", priority=1)])
+    worker = await _ready_with_sendgrid(bench, sim, worker_factory, dedupe_expiry_seconds=2, dedupe_expiry_interval_seconds=0.5)
     async with Events(bench.bootstrap, bench.topics.events) as events:
         await produce(bench.bootstrap, bench.send_topic("email"), [(b"once", email("once", "acme"))])
         await events.wait_ids({"once"}, timeout=30)
@@ -54,9 +53,7 @@ async def test_expired_results_are_tombstoned_and_the_same_id_is_delivered_again
 async def test_past_its_cap_the_table_drops_the_oldest_results_and_says_so(
     bench: Bench, sim, worker_factory: Callable[..., WorkerProcess]
 ) -> None:
-    worker = worker_factory(dedupe_max_entries=3, dedupe_expiry_interval_seconds=0.5)
-    await worker.wait_ready()
-    await bench.publish_routing("acme", "email", [bench.provider(sim, "provider-sendgrid", name="sg", priority=1)])
+    worker = await _ready_with_sendgrid(bench, sim, worker_factory, dedupe_max_entries=3, dedupe_expiry_interval_seconds=0.5)
     ids = [f"c-{i}" for i in range(6)]
     async with Events(bench.bootstrap, bench.topics.events) as events:
         for message_id in ids:  # one at a time: completion order is the order of ids
@@ -74,3 +71,12 @@ async def test_past_its_cap_the_table_drops_the_oldest_results_and_says_so(
         await events.poll(1.0)
     assert len(events.by_id()[ids[5]]) == 1, "c-5 is still remembered: its duplicate is skipped"
     assert "dedupe table full" in worker.tail(10_000) and "duplicates_caught_for_seconds" in worker.tail(10_000)
+
+
+async def _ready_with_sendgrid(
+    bench: Bench, sim: Any, worker_factory: Callable[..., WorkerProcess], **settings: Any
+) -> WorkerProcess:
+    worker = worker_factory(**settings)
+    await worker.wait_ready()
+    await bench.publish_routing("acme", "email", [bench.provider(sim, "provider-sendgrid", name="sg", priority=1)])
+    return worker
