@@ -18,7 +18,7 @@ from aiokafka.errors import KafkaError
 
 # Beyond the send path's own bound (drain + close): Faust's streams and the rest of its stop.
 # With the defaults, 30 + 15 + 10 = 55 s, inside the chart's 60 s termination grace period.
-_FAUST_STOP_SECONDS = 10.0
+FAUST_STOP_SECONDS = 10.0
 
 
 @click.command("worker")
@@ -46,7 +46,7 @@ def worker() -> None:
     # fields (extra=...) and the redaction of secrets. Keep ours; the more verbose level wins.
     root = logging.getLogger()
     root.setLevel(min(root.getEffectiveLevel(), logging.getLevelName(worker_settings.log_level.upper())))
-    stop_within = worker_settings.drain_seconds + CLOSE_SECONDS + _FAUST_STOP_SECONDS
+    stop_within = worker_settings.drain_seconds + CLOSE_SECONDS + FAUST_STOP_SECONDS
     BoundedStopWorker(
         app, quiet=True, loop=loop, override_logging=False, stop_within=stop_within
     ).execute_from_commandline()
