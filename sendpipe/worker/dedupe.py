@@ -18,12 +18,13 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from sendpipe.bus import admin
 from sendpipe.bus.reader import read_to_end
 from sendpipe.settings import KafkaSettings
 
-__all__ = ["DedupeTable", "changelog_topic"]
+__all__ = ["DedupeTable", "Expired", "changelog_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,14 @@ _MARKER = struct.Struct(">dHc")  # completed_at epoch, source partition, status 
 
 def changelog_topic(app_id: str) -> str:
     return f"{app_id}-dedupe-changelog"
+
+
+@dataclass(slots=True)
+class Expired:
+    """What a pass of expiry found: (key, partition) to tombstone, and how many of them only the cap dropped."""
+
+    tombstones: list[tuple[bytes, int]] = field(default_factory=list)
+    before_expiry: int = 0
 
 
 class DedupeTable:
@@ -45,7 +54,6 @@ class DedupeTable:
         # Memory: ~165 bytes per entry (a UUID id, its marker, the dict slot), so a day of messages at
         # 1,000/s would be ~14 GB. Past the cap the oldest results go before their expiry.
         self.max_entries = max_entries
-        self.evicted_early = 0  # entries expired by the cap, not by age, since start
         self._clock = clock
         self.data: dict[bytes, bytes] = {}
         self.partitions = 0  # of the changelog, as far as this worker has checked
@@ -77,7 +85,7 @@ class DedupeTable:
         if gone:
             self.data = {key: value for key, value in self.data.items() if _partition_of(value) not in gone}
 
-    def expired(self, *, partitions: set[int]) -> list[tuple[bytes, int]]:
+    def expired(self, *, partitions: set[int]) -> Expired:
         """Keys to tombstone, of partitions this worker owns: past expiry, or the oldest beyond ``max_entries``.
 
         Reads the table from its oldest entry and stops at the first one that neither
@@ -86,16 +94,16 @@ class DedupeTable:
         """
         now = self._clock()
         over_cap = len(self.data) - self.max_entries
-        result = []
+        expired = Expired()
         for index, (key, value) in enumerate(self.data.items()):
             completed_at, partition, _ = _MARKER.unpack(value)
-            if now - completed_at < self.expiry_seconds:
-                if index >= over_cap:
-                    break
-                self.evicted_early += 1
+            early = now - completed_at < self.expiry_seconds
+            if early and index >= over_cap:
+                break
             if partition in partitions:
-                result.append((key, partition))
-        return result
+                expired.tombstones.append((key, partition))
+                expired.before_expiry += early
+        return expired
 
     def window_seconds(self) -> float | None:
         """How far back results are remembered now: the age of the oldest entry (None when empty)."""

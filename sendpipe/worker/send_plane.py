@@ -252,15 +252,15 @@ class SendPlane:
             await asyncio.sleep(self._worker.dedupe_expiry_interval_seconds)
             if self.intake.rebalancing:
                 continue
-            early_before = self.dedupe.evicted_early
-            for key, partition in self.dedupe.expired(partitions={tp.partition for tp in self.intake.assigned}):
+            expired = self.dedupe.expired(partitions={tp.partition for tp in self.intake.assigned})
+            for key, partition in expired.tombstones:
                 self.outbox.tombstone(key, partition=partition)
-            if self.dedupe.evicted_early > early_before:
+            if expired.before_expiry:
                 window = self.dedupe.window_seconds()
                 log.warning(
                     "dedupe table full: oldest results dropped before their expiry",
                     extra={
-                        "dropped": self.dedupe.evicted_early - early_before,
+                        "dropped": expired.before_expiry,
                         "max_entries": self.dedupe.max_entries,
                         "duplicates_caught_for_seconds": round(window) if window is not None else None,
                     },

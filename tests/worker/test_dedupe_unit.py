@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sendpipe.worker.dedupe import DedupeTable, changelog_topic
+from sendpipe.worker.dedupe import DedupeTable, Expired, changelog_topic
 
 
 def table(now: list[float], *, max_entries: int = 1000) -> DedupeTable:
@@ -25,7 +25,7 @@ def test_revoked_partitions_are_forgotten_and_only_owned_expired_keys_are_tombst
     dedupe = table(now)
     for key, partition in ((b"a", 0), (b"b", 1), (b"c", 1)):
         dedupe.remember(key, DedupeTable.marker(status="FAILED", partition=partition, at=900.0))
-    assert sorted(dedupe.expired(partitions={1})) == [(b"b", 1), (b"c", 1)]
+    assert sorted(dedupe.expired(partitions={1}).tombstones) == [(b"b", 1), (b"c", 1)]
     dedupe.drop_partitions({1})
     assert set(dedupe.data) == {b"a"}
     assert changelog_topic("app") == "app-dedupe-changelog"
@@ -38,10 +38,10 @@ def test_expiry_reads_only_the_expired_head_of_the_table() -> None:
         dedupe.remember(key, DedupeTable.marker(status="SENT", partition=0, at=900.0 + index * 10))
     dedupe.remember(b"a", DedupeTable.marker(status="SENT", partition=0, at=995.0))  # the same id finished again
     now[0] = 985.0
-    assert dedupe.expired(partitions={0}) == [(b"b", 0), (b"c", 0)], "a moved behind d; d is not expired"
+    assert dedupe.expired(partitions={0}).tombstones == [(b"b", 0), (b"c", 0)], "a moved behind d; d is not expired"
     # An expired entry behind an unexpired one waits for it (completion order makes that rare).
     dedupe.data = {b"new": DedupeTable.marker(status="SENT", partition=0, at=1020.0), **dedupe.data}
-    assert dedupe.expired(partitions={0}) == []
+    assert dedupe.expired(partitions={0}).tombstones == []
 
 
 def test_past_the_cap_the_oldest_results_go_before_their_expiry() -> None:
@@ -49,10 +49,10 @@ def test_past_the_cap_the_oldest_results_go_before_their_expiry() -> None:
     dedupe = table(now, max_entries=3)
     for index, key in enumerate((b"a", b"b", b"c", b"d", b"e")):
         dedupe.remember(key, DedupeTable.marker(status="SENT", partition=0, at=990.0 + index))
-    assert dedupe.expired(partitions={0}) == [(b"a", 0), (b"b", 0)], "none expired: the two oldest are over the cap"
-    assert dedupe.evicted_early == 2
+    expired = dedupe.expired(partitions={0})
+    assert expired.tombstones == [(b"a", 0), (b"b", 0)] and expired.before_expiry == 2, "none expired: two over the cap"
     for key in (b"a", b"b"):
         dedupe.forget(key)  # as tombstoning does
     assert dedupe.window_seconds() == 8.0, "c completed at 992"
     now[0] = 1052.5  # a and b would have expired by now; c has
-    assert dedupe.expired(partitions={0}) == [(b"c", 0)] and dedupe.evicted_early == 2
+    assert dedupe.expired(partitions={0}) == Expired(tombstones=[(b"c", 0)], before_expiry=0)
