@@ -49,7 +49,8 @@ def data_topics(topics: TopicSettings, channels: list[str]) -> list[TopicSpec]:
 
 
 @asynccontextmanager
-async def _admin_client(settings: KafkaSettings) -> AsyncIterator[AIOKafkaAdminClient]:
+async def admin_client(settings: KafkaSettings) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client with SendPipe's connection (and security) settings, closed on exit."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
@@ -67,7 +68,7 @@ async def ensure_topics(
     partitions: a client that fetches metadata before that sees the topic as
     missing, or with no partitions, until its next refresh (minutes later).
     """
-    async with _admin_client(settings) as admin:
+    async with admin_client(settings) as admin:
         existing = set(await admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         if not missing:
@@ -106,13 +107,13 @@ async def _wait_visible(admin: AIOKafkaAdminClient, specs: list[TopicSpec], *, w
 
 async def partition_counts(settings: KafkaSettings, names: list[str]) -> dict[str, int]:
     """How many partitions each of ``names`` has (topics that do not exist are left out)."""
-    async with _admin_client(settings) as admin:
+    async with admin_client(settings) as admin:
         return await _partition_counts(admin, names)
 
 
 async def grow_partitions(settings: KafkaSettings, topic: str, at_least: int) -> int:
     """Give ``topic`` at least ``at_least`` partitions (never fewer than it has); returns its count after."""
-    async with _admin_client(settings) as admin:
+    async with admin_client(settings) as admin:
         count = (await _partition_counts(admin, [topic]))[topic]
         if count >= at_least:
             return count

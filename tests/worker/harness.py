@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from sendpipe.bus import admin
@@ -106,21 +105,13 @@ class Bench:
         return self.topics.send_topic(channel)
 
     async def topic_names(self) -> set[str]:
-        client = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await client.start()
-        try:
+        async with admin.admin_client(self.kafka) as client:
             return set(await client.list_topics())
-        finally:
-            await client.close()
 
     async def topic_configs(self, names: list[str]) -> dict[str, dict[str, str]]:
         """Each topic's configuration as the broker reports it (its own settings and the defaults)."""
-        client = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await client.start()
-        try:
+        async with admin.admin_client(self.kafka) as client:
             responses = await client.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in names])
-        finally:
-            await client.close()
         return {
             resource[3]: {entry[0]: entry[1] for entry in resource[4]}
             for response in responses
