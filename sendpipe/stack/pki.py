@@ -43,13 +43,15 @@ def _write_private(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+def pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    """The private key as unencrypted PKCS#8 PEM."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
-def _ca(now: datetime.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def new_ca(now: datetime.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A self-signed CA (P-256), valid for a year."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sendpipe-local-ca")])
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -76,13 +78,19 @@ def _ca(now: datetime.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certif
     return key, cert
 
 
-def _serving(
-    now: datetime.datetime, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate
+def issue(
+    now: datetime.datetime,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    *,
+    common_name: str,
+    usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.SERVER_AUTH,
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A key and a certificate for 127.0.0.1 and localhost, signed by the CA, for ``usage`` (server or client)."""
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -95,7 +103,7 @@ def _serving(
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
@@ -109,8 +117,8 @@ def generate(directory: Path) -> ApiServerPki:
     """Write a fresh CA, serving cert/key, SA key pair and token file into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key, ca_cert = _ca(now)
-    key, cert = _serving(now, ca_key, ca_cert)
+    ca_key, ca_cert = new_ca(now)
+    key, cert = issue(now, ca_key, ca_cert, common_name="kube-apiserver")
     pki = ApiServerPki(
         ca_cert=directory / "ca.crt",
         serving_cert=directory / "apiserver.crt",
@@ -122,9 +130,9 @@ def generate(directory: Path) -> ApiServerPki:
     )
     pki.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     pki.serving_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(pki.serving_key, _pem_key(key))
+    _write_private(pki.serving_key, pem_key(key))
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    _write_private(pki.sa_private_key, _pem_key(sa_key))
+    _write_private(pki.sa_private_key, pem_key(sa_key))
     pki.sa_public_key.write_bytes(
         sa_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -12,22 +12,19 @@ password stops the worker with an authentication error.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from sendpipe.core.outcomes import DeliveryStatus
 from sendpipe.settings import StackSettings
 from sendpipe.simulator.server import Simulator
-from sendpipe.stack import StackInfo, kafka, maven, ports, processes
+from sendpipe.stack import StackInfo, kafka, maven, pki, ports, processes
 from tests.worker.harness import Bench, Events, Verdicts, WorkerProcess, email, produce
 
 pytestmark = pytest.mark.slow
@@ -50,42 +47,18 @@ class Tls:
     client_key: Path
 
 
-def _issue(
-    ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None, name: str, usage: x509.ObjectIdentifier | None
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A CA (``ca`` None) or a certificate it signs, for 127.0.0.1, with the extended key ``usage``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    signer_key, issuer = (key, subject) if ca is None else (ca[0], ca[1].subject)
-    now = datetime.now(UTC)
-    builder = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca is None, path_length=None), critical=True)
-    )
-    if usage is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False).add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-    return key, builder.sign(signer_key, hashes.SHA256())
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-
-
 def _tls(directory: Path) -> Tls:
     directory.mkdir()
     pem = serialization.Encoding.PEM
-    ca = _issue(None, "test-ca", None)
-    server_key, server_cert = _issue(ca, "kafka", ExtendedKeyUsageOID.SERVER_AUTH)
-    client_key, client_cert = _issue(ca, "worker", ExtendedKeyUsageOID.CLIENT_AUTH)
+    now = datetime.now(UTC)
+    ca_key, ca_cert = pki.new_ca(now)
+    server_key, server_cert = pki.issue(now, ca_key, ca_cert, common_name="kafka")
+    client_key, client_cert = pki.issue(now, ca_key, ca_cert, common_name="worker", usage=ExtendedKeyUsageOID.CLIENT_AUTH)
     tls = Tls(directory / "ca.pem", directory / "keystore.pem", directory / "client.pem", directory / "client.key")
-    tls.ca.write_bytes(ca[1].public_bytes(pem))
-    tls.keystore.write_bytes(_pem_key(server_key) + server_cert.public_bytes(pem))
+    tls.ca.write_bytes(ca_cert.public_bytes(pem))
+    tls.keystore.write_bytes(pki.pem_key(server_key) + server_cert.public_bytes(pem))
     tls.client_cert.write_bytes(client_cert.public_bytes(pem))
-    tls.client_key.write_bytes(_pem_key(client_key))
+    tls.client_key.write_bytes(pki.pem_key(client_key))
     return tls
 
 
