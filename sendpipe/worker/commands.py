@@ -40,7 +40,7 @@ def worker() -> None:
     # Before Faust subscribes: a topic created after that is only seen at the next metadata refresh.
     try:
         loop.run_until_complete(create_topics(shared=worker_settings.create_topics))
-    except KafkaError as exc:  # unreachable broker, refused credentials: say so in one line
+    except (KafkaError, TimeoutError) as exc:  # unreachable broker, refused login, topics never visible: one line
         raise click.ClickException(f"cannot use Kafka at {kafka_settings.bootstrap}: {exc}") from None
     # Faust's own logging setup would replace sendpipe.logs' handler: its lines would lose their
     # fields (extra=...) and the redaction of secrets. Keep ours; the more verbose level wins.
