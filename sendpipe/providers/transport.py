@@ -79,8 +79,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 keepalive_timeout=self._limits.keepalive_expiry or 15.0,
                 ssl=self._ssl(),
             )
+            # No cookie jar: one session serves every tenant, so a stored Set-Cookie would ride along on other
+            # tenants' requests to the same host (aiohttp's default jar keeps cookies of named hosts).
             self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[trace], auto_decompress=False, skip_auto_headers=("User-Agent",)
+                connector=connector, trace_configs=[trace], auto_decompress=False, skip_auto_headers=("User-Agent",),
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 

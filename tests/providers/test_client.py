@@ -189,9 +189,12 @@ async def cookie_server() -> AsyncIterator[tuple[int, list[bytes]]]:
 
 
 async def test_reply_cookies_are_never_kept_or_sent(client: ProviderClient, cookie_server: tuple[int, list[bytes]]) -> None:
-    """One client serves every tenant: a provider's Set-Cookie must not ride along on later requests."""
+    """One client serves every tenant: a provider's Set-Cookie must not ride along on later requests.
+
+    By host name: aiohttp's default cookie jar ignores cookies from IP addresses, so 127.0.0.1 would hide a jar.
+    """
     port, heads = cookie_server
-    call = HttpCall(method="POST", url=f"http://127.0.0.1:{port}/x", json_body={})
+    call = HttpCall(method="POST", url=f"http://localhost:{port}/x", json_body={})
     for _ in range(2):
         reply, _ = await client.execute(call, timeout=2.0)
         assert reply.status == 200
