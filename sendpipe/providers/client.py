@@ -1,27 +1,33 @@
 """The one HTTP client of a worker: pooled connections, explicit timeouts, errors translated at the boundary.
 
-Every adapter's HTTP goes through ``ProviderClient`` (``prepare`` builds the
-request, ``send`` sends it; ``execute`` does both): it times the
-attempt, enforces the per-attempt deadline (connect to last byte), and turns
-each httpx exception into a ``TransportFailure`` carrying the outcome
-(ARCHITECTURE.md §5). Whether the request was fully written is taken from
-httpx's trace hook, so a failure after the provider may have accepted the
-message is marked ``possible_duplicate``.
+Every adapter's HTTP goes through ``ProviderClient`` (``prepare`` encodes the
+request, ``send`` sends it; ``execute`` does both): it times the attempt,
+enforces the per-attempt deadline (connect to last byte), and turns each
+transport exception (httpx's vocabulary, see transport.py) into a
+``TransportFailure`` carrying the outcome (ARCHITECTURE.md §5). Whether the
+request was fully written is taken from the transport's trace hook, so a
+failure after the provider may have accepted the message is marked
+``possible_duplicate``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import string
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
+import aiohttp
 import httpx
+from yarl import URL
 
 from sendpipe.core.outcomes import Outcome
-from sendpipe.providers.transport import REQUEST_SENT_EVENT, AiohttpTransport
+from sendpipe.providers.transport import REQUEST_SENT_EVENT, AiohttpSender, HttpxSender, Reply, Sender, WireRequest
 
 __all__ = ["EXCEPTION_MAP", "HttpCall", "PreparedCall", "ProviderClient", "Reply", "TransportFailure"]
 
@@ -30,7 +36,10 @@ USER_AGENT = "sendpipe/0.1"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpCall:
-    """One request, fully built by an adapter. Exactly one of json_body / form / content (or none)."""
+    """One request, fully built by an adapter. Exactly one of json_body / form / content (or none).
+
+    ``auth``: a (user, password) pair for Basic auth, or an httpx ``Auth`` that signs the request (SES's SigV4).
+    """
 
     method: str
     url: str
@@ -38,22 +47,6 @@ class HttpCall:
     json_body: Any = None
     form: Mapping[str, str] | None = None
     auth: httpx.Auth | tuple[str, str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    status: int
-    headers: httpx.Headers
-    body: bytes
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
 
 
 class TransportFailure(Exception):
@@ -117,11 +110,11 @@ def translate(exc: BaseException, *, request_sent: bool, latency_ms: float) -> T
 # What httpx raises (InvalidURL, CookieConflict and the stream errors are not HTTPError subclasses).
 _HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
 
-_READ = httpx.ByteStream(b"")  # stands in for a response's consumed stream
+_TOKEN = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~")  # what a header name may hold
 
 
 class _SentTracker:
-    """httpx trace hook: notes when the request body has been fully written."""
+    """Trace hook: notes when the request has been fully written (httpcore's event, or aiohttp's)."""
 
     __slots__ = ("sent",)
 
@@ -133,87 +126,88 @@ class _SentTracker:
             self.sent = True
 
 
-class _NoCookies(httpx.Cookies):
-    """A cookie jar that never stores anything.
-
-    Why: provider APIs are stateless, and one client serves every tenant and
-    credential, so a stored ``Set-Cookie`` would go out with other tenants'
-    requests to the same host. It also skips httpx's per-response cookie
-    parsing (urllib request/response shims for every reply): ~6% of a worker's
-    event-loop CPU, profiled with bench/worker_throughput.py.
-    """
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class PreparedCall:
-    """An HttpCall built into an httpx request by ``ProviderClient.prepare``; send it once."""
+    """An HttpCall encoded by ``ProviderClient.prepare``; send it once."""
 
-    request: httpx.Request
-    auth: httpx.Auth | tuple[str, str] | None
+    request: WireRequest
     timeout: float
     tracker: _SentTracker
+
+
+def encode(call: HttpCall) -> WireRequest:
+    """The request as it goes on the wire: URL checked, body encoded as httpx would, auth applied.
+
+    Raises httpx's InvalidURL, UnsupportedProtocol or LocalProtocolError when the call cannot be sent.
+    """
+    try:
+        url = URL(call.url)
+    except ValueError as exc:
+        raise httpx.InvalidURL(str(exc)) from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise httpx.UnsupportedProtocol(f"not an http(s) URL: {url.scheme or 'no scheme'}")
+    headers = {"User-Agent": USER_AGENT, **call.headers}
+    for name, value in headers.items():
+        if not name or not _TOKEN.issuperset(name) or not value.isascii() or not value.isprintable():
+            raise httpx.LocalProtocolError(f"invalid header {name!r}")
+    present = {name.lower() for name in headers}
+    body: bytes | None = None
+    if call.json_body is not None:
+        try:
+            body = json.dumps(call.json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise httpx.LocalProtocolError(f"body is not JSON: {exc}") from exc
+        content_type = "application/json"
+    elif call.form is not None:
+        body = urlencode(list(call.form.items())).encode()
+        content_type = "application/x-www-form-urlencoded"
+    if body is not None and "content-type" not in present:
+        headers["Content-Type"] = content_type
+    if isinstance(call.auth, tuple):
+        try:
+            headers["Authorization"] = aiohttp.encode_basic_auth(*call.auth)
+        except ValueError as exc:  # a colon in the user name
+            raise httpx.LocalProtocolError("invalid Basic auth user") from exc
+    elif call.auth is not None:
+        signing = httpx.Request(call.method, call.url, headers=headers, content=body)
+        headers = dict(next(call.auth.sync_auth_flow(signing)).headers)
+    return WireRequest(call.method, url, headers, body)
 
 
 class ProviderClient:
     """One per worker process; share it across adapters and messages. Use as an async context manager or call aclose().
 
-    The default transport pools connections with aiohttp (see transport.py); pass
-    ``transport=httpx.AsyncHTTPTransport()`` for httpx's own (respx mocks that one).
+    Requests go through aiohttp's pool (see transport.py); pass ``transport=httpx.AsyncHTTPTransport()``
+    to send through httpx's own (respx mocks that one).
     """
 
     def __init__(
         self,
         *,
         max_connections: int = 200,
-        max_keepalive_connections: int | None = None,
         keepalive_expiry: float = 30.0,
         verify: bool | str = True,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_keepalive_connections if max_keepalive_connections is not None else max_connections,
-            keepalive_expiry=keepalive_expiry,
+        self._sender: Sender = (
+            HttpxSender(transport) if transport is not None
+            else AiohttpSender(max_connections=max_connections, keepalive_expiry=keepalive_expiry, verify=verify)
         )
-        self._http = httpx.AsyncClient(
-            limits=limits,
-            transport=transport if transport is not None else AiohttpTransport(limits=limits, verify=verify),
-            timeout=httpx.Timeout(10.0),
-            verify=verify,
-            follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": USER_AGENT},
-        )
-        # httpx has no setting for "no cookie jar" (its setter copies into a plain Cookies); a test
-        # checks that replies' cookies are not kept, so an upgrade that renames this fails loudly.
-        self._http._cookies = _NoCookies()
 
     async def execute(self, call: HttpCall, *, timeout: float) -> tuple[Reply, float]:
         """Send one request; return the reply and its latency in ms, or raise TransportFailure."""
         return await self.send(self.prepare(call, timeout=timeout))
 
     def prepare(self, call: HttpCall, *, timeout: float) -> PreparedCall:
-        """Build the httpx request now, to ``send`` once later (many built back to back run in warm caches).
+        """Encode the request now, to ``send`` once later (many encoded back to back run in warm caches).
 
         Raises TransportFailure when the call cannot be encoded (e.g. an invalid URL or header).
         """
-        tracker = _SentTracker()
         try:
-            request = self._http.build_request(
-                call.method,
-                call.url,
-                headers=dict(call.headers),
-                json=call.json_body,
-                data=call.form,
-                timeout=httpx.Timeout(timeout),
-                extensions={"trace": tracker},
-            )
+            request = encode(call)
         except _HTTPX_ERRORS as exc:
             raise translate(exc, request_sent=False, latency_ms=0.0) from exc
-        return PreparedCall(request, call.auth, timeout, tracker)
+        return PreparedCall(request, timeout, _SentTracker())
 
     async def send(self, prepared: PreparedCall) -> tuple[Reply, float]:
         """Send a prepared request; return the reply and its latency in ms (from now), or raise TransportFailure."""
@@ -221,9 +215,7 @@ class ProviderClient:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(prepared.timeout):
-                response = await self._http.send(
-                    prepared.request, auth=prepared.auth if prepared.auth is not None else httpx.USE_CLIENT_DEFAULT
-                )
+                reply = await self._sender.send(prepared.request, timeout=prepared.timeout, trace=tracker)
         except TimeoutError:
             latency = (time.perf_counter() - started) * 1000
             summary = "no reply before the deadline" if tracker.sent else "deadline passed before the request was sent"
@@ -232,16 +224,10 @@ class ProviderClient:
             ) from None
         except _HTTPX_ERRORS as exc:
             raise translate(exc, request_sent=tracker.sent, latency_ms=(time.perf_counter() - started) * 1000) from exc
-        latency = (time.perf_counter() - started) * 1000
-        reply = Reply(response.status_code, response.headers, response.content)
-        # httpx leaves every response in a reference cycle (response.stream wraps the response itself):
-        # ~19 objects per send that only the cyclic GC could free. Breaking it lets reference counting
-        # free them at once; the GC's young collections were ~6% of a worker's CPU at full load.
-        response.stream = _READ
-        return reply, latency
+        return reply, (time.perf_counter() - started) * 1000
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._sender.aclose()
 
     async def __aenter__(self) -> ProviderClient:
         return self

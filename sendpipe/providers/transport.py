@@ -1,34 +1,77 @@
-"""An httpx transport that sends through aiohttp's connection pool: httpx's API, aiohttp's speed.
+"""How an encoded request reaches a provider: aiohttp's connection pool, or (for tests) any httpx transport.
 
-Why: httpcore's pool re-scans every connection on every request (and asks
-anyio for socket attributes each time), which costs milliseconds of CPU per
-request at 50-200 connections; measured on this project's benchmark it kept a
-worker to a few hundred sends/s. aiohttp (already installed with Faust) pools
-in O(1). Adapters still see only httpx: this is a plug-in at httpx's one
-transport method, and aiohttp's exceptions are turned into httpx's here so the
+Why aiohttp, and not httpx's client: httpcore's pool re-scans every connection
+on every request, which cost milliseconds of CPU per request at 50-200
+connections. aiohttp (already installed with Faust) pools in O(1). Why not
+httpx's client on top of aiohttp's pool, as before: building httpx's Request
+and Response models around aiohttp's own was ~15% of a worker's CPU at full
+load (py-spy, bench/worker_throughput.py). Adapters see neither library: they
+build an ``HttpCall`` and read a ``Reply`` (client.py).
+
+``HttpxSender`` sends through an httpx transport instead: httpcore's, or
+respx's mock of it, so the adapters' exact requests can be checked in tests.
+Both senders raise httpx's exceptions (aiohttp's are translated here), so the
 ProviderClient's single translation table stays the one boundary.
-
 ``httpx-aiohttp`` exists but maps a server disconnect to ConnectTimeout
-(which would hide possible duplicates), hence this small module.
+(which would hide possible duplicates).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
+from yarl import URL
+
+__all__ = ["REQUEST_SENT_EVENT", "AiohttpSender", "HttpxSender", "Reply", "Sender", "Trace", "WireRequest"]
 
 REQUEST_SENT_EVENT = "aiohttp.send_request_headers.complete"
 
+# Called with an event name when a step of the request is done (httpcore's trace hook, and aiohttp's
+# headers-sent event under the name above): how the client knows whether the provider may have the message.
+Trace = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 
-async def _on_headers_sent(session: aiohttp.ClientSession, context: SimpleNamespace, params: Any) -> None:
-    trace = context.trace_request_ctx
-    if trace is not None:
-        await trace(REQUEST_SENT_EVENT, {})
+
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    """A request encoded to what goes on the wire; headers as sent (no defaults added but Host and framing)."""
+
+    method: str
+    url: URL
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A provider's reply: status, headers (case-insensitive), body (decoded from any Content-Encoding)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+class Sender(Protocol):
+    async def send(self, request: WireRequest, *, timeout: float, trace: Trace) -> Reply:
+        """Send once; raise httpx's exceptions. The caller enforces the overall deadline."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 def _translate(exc: BaseException) -> httpx.HTTPError:
@@ -53,13 +96,21 @@ def _translate(exc: BaseException) -> httpx.HTTPError:
     return httpx.TransportError(message)
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """One aiohttp ClientSession (created on first use, inside the event loop) behind an httpx client."""
+async def _on_headers_sent(session: aiohttp.ClientSession, context: SimpleNamespace, params: Any) -> None:
+    trace = context.trace_request_ctx
+    if trace is not None:
+        await trace(REQUEST_SENT_EVENT, {})
 
-    def __init__(self, *, limits: httpx.Limits, verify: bool | str = True) -> None:
-        self._limits = limits
+
+class AiohttpSender:
+    """One aiohttp ClientSession (created on first use, inside the event loop) for every provider and tenant."""
+
+    def __init__(self, *, max_connections: int, keepalive_expiry: float, verify: bool | str = True) -> None:
+        self._max_connections = max_connections
+        self._keepalive_expiry = keepalive_expiry
         self._verify = verify
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def _ssl(self) -> ssl.SSLContext | bool:
         if self._verify is False:
@@ -74,45 +125,64 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             trace = aiohttp.TraceConfig()
             trace.on_request_headers_sent.append(_on_headers_sent)
             connector = aiohttp.TCPConnector(
-                limit=self._limits.max_connections or 0,
-                limit_per_host=0,
-                keepalive_timeout=self._limits.keepalive_expiry or 15.0,
-                ssl=self._ssl(),
+                limit=self._max_connections, limit_per_host=0, keepalive_timeout=self._keepalive_expiry, ssl=self._ssl()
             )
             # No cookie jar: one session serves every tenant, so a stored Set-Cookie would ride along on other
             # tenants' requests to the same host (aiohttp's default jar keeps cookies of named hosts).
             self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[trace], auto_decompress=False, skip_auto_headers=("User-Agent",),
+                connector=connector, trace_configs=[trace], skip_auto_headers=("User-Agent",),
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeout = request.extensions.get("timeout", {})
-        body = await request.aread()
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        # Each step bounded by the whole attempt's deadline, which the caller enforces (adapters have few values).
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(
+                total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
+            )
+        return timeout
+
+    async def send(self, request: WireRequest, *, timeout: float, trace: Trace) -> Reply:
         try:
             async with self._get_session().request(
                 request.method,
-                str(request.url),
-                headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw],
-                data=body or None,
+                request.url,
+                headers=request.headers,
+                data=request.body,
                 allow_redirects=False,
                 compress=None,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=timeout.get("pool"), sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
-                ),
-                trace_request_ctx=request.extensions.get("trace"),
+                timeout=self._timeout(timeout),
+                trace_request_ctx=trace,
             ) as response:
-                content = await response.read()
-                headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
-                status = response.status
+                return Reply(response.status, response.headers, await response.read())
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise _translate(exc) from exc
-        return httpx.Response(status, headers=headers, content=content, request=request,
-                              extensions={"http_version": b"HTTP/1.1"})
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class HttpxSender:
+    """Sends through an httpx transport: ``httpx.AsyncHTTPTransport()`` (httpcore), or respx's mock of it."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def send(self, request: WireRequest, *, timeout: float, trace: Trace) -> Reply:
+        outgoing = httpx.Request(
+            request.method, str(request.url), headers=request.headers, content=request.body,
+            extensions={"timeout": httpx.Timeout(timeout).as_dict(), "trace": trace},
+        )
+        response = await self._transport.handle_async_request(outgoing)
+        try:
+            body = await response.aread()
+        finally:
+            await response.aclose()
+        return Reply(response.status_code, response.headers, body)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 import sendpipe.providers as providers
 from sendpipe.core.outcomes import Outcome
-from sendpipe.providers.client import EXCEPTION_MAP, HttpCall, ProviderClient, TransportFailure, translate
+from sendpipe.providers.client import EXCEPTION_MAP, HttpCall, ProviderClient, TransportFailure, encode, translate
 from sendpipe.providers.result import SendResult, parse_retry_after, scrub
 
 HTTPX_EXCEPTIONS = sorted(
@@ -199,4 +200,59 @@ async def test_reply_cookies_are_never_kept_or_sent(client: ProviderClient, cook
         reply, _ = await client.execute(call, timeout=2.0)
         assert reply.status == 200
     assert len(heads) == 2 and all(b"cookie:" not in head.lower() for head in heads)
-    assert not client._http.cookies
+
+
+# -- encoding: what goes on the wire is what httpx would have sent ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        HttpCall(method="POST", url="https://api.example.com/v3/mail/send", json_body={"é": [1, 2.5, None], "b": "ü"}),
+        HttpCall(method="POST", url="https://api.example.com/sms", form={"To": "+2547", "Body": "a b&c=é"}),
+        HttpCall(method="POST", url="https://api.example.com/m", json_body={}, auth=("AC123", "tok:en")),
+        HttpCall(method="GET", url="https://api.example.com/x?y=1", headers={"Accept": "application/json"}),
+    ],
+    ids=["json", "form", "basic-auth", "no-body"],
+)
+def test_encoded_request_matches_httpx(call: HttpCall) -> None:
+    wire = encode(call)
+    expected = httpx.Request(call.method, call.url, json=call.json_body, data=call.form, headers=dict(call.headers))
+    if isinstance(call.auth, tuple):
+        expected = next(httpx.BasicAuth(*call.auth).sync_auth_flow(expected))
+    assert (wire.method, str(wire.url), wire.body or b"") == (expected.method, str(expected.url), expected.content)
+    sent = {name.lower(): value for name, value in wire.headers.items()}
+    for name in ("content-type", "authorization", "accept"):
+        assert sent.get(name) == expected.headers.get(name)
+    assert sent["user-agent"] == "sendpipe/0.1"
+
+
+def test_a_signing_auth_signs_the_encoded_body() -> None:
+    class Signing(httpx.Auth):
+        def auth_flow(self, request: httpx.Request) -> Any:
+            request.headers["X-Signed"] = f"{request.method} {request.url.host} {len(request.content)}"
+            yield request
+
+    wire = encode(HttpCall(method="POST", url="https://email.eu-west-1.amazonaws.com/v2", json_body={"a": 1}, auth=Signing()))
+    assert wire.headers["x-signed"] == "POST email.eu-west-1.amazonaws.com 7" and wire.body == b'{"a":1}'
+
+
+@pytest.mark.parametrize(
+    ("call", "summary"),
+    [
+        (HttpCall(method="POST", url="http://[::1/x"), "invalid URL"),
+        (HttpCall(method="POST", url="ftp://example.com/x"), "unsupported URL scheme"),
+        (HttpCall(method="POST", url="/relative"), "unsupported URL scheme"),
+        (HttpCall(method="POST", url="https://x.test/", headers={"X-Key": "a\r\nInjected: 1"}), "could not encode the request"),
+        (HttpCall(method="POST", url="https://x.test/", headers={"Bad Name": "v"}), "could not encode the request"),
+        (HttpCall(method="POST", url="https://x.test/", headers={"X-Key": "clé"}), "could not encode the request"),
+        (HttpCall(method="POST", url="https://x.test/", json_body={"n": float("nan")}), "could not encode the request"),
+        (HttpCall(method="POST", url="https://x.test/", auth=("us:er", "pw")), "could not encode the request"),
+    ],
+    ids=["bad-ipv6", "ftp", "relative", "header-injection", "header-name", "non-ascii-value", "nan", "colon-user"],
+)
+def test_calls_that_cannot_be_encoded_fail_before_sending(call: HttpCall, summary: str) -> None:
+    with pytest.raises(TransportFailure) as caught:
+        ProviderClient().prepare(call, timeout=1.0)
+    assert caught.value.summary == summary and caught.value.outcome is Outcome.FAIL_NETWORK
+    assert not caught.value.possible_duplicate

@@ -1,4 +1,4 @@
-"""The aiohttp-pooled httpx transport: aiohttp errors become the right httpx errors, replies arrive intact."""
+"""The aiohttp sender: aiohttp errors become the right httpx errors, replies arrive intact."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import aiohttp
 import httpx
 import pytest
 from aiohttp import web
+from yarl import URL
 
-from sendpipe.providers.transport import AiohttpTransport, _translate
+from sendpipe.providers.transport import REQUEST_SENT_EVENT, AiohttpSender, WireRequest, _translate
 
 
 class _Key:
@@ -55,8 +56,17 @@ async def gzip_server() -> AsyncIterator[str]:
 
 
 async def test_reply_status_headers_and_decoded_body(gzip_server: str) -> None:
-    limits = httpx.Limits(max_connections=5)
-    async with httpx.AsyncClient(transport=AiohttpTransport(limits=limits)) as client:
-        response = await client.post(gzip_server, json={"a": 1})
-    assert response.status_code == 201 and response.headers["x-id"] == "abc"
-    assert response.json() == {"echo": len(b'{"a":1}')}
+    sender = AiohttpSender(max_connections=5, keepalive_expiry=5.0)
+    events: list[str] = []
+
+    async def trace(event: str, info: object) -> None:
+        events.append(event)
+
+    try:
+        request = WireRequest("POST", URL(gzip_server), {"Content-Type": "application/json"}, b'{"a":1}')
+        reply = await sender.send(request, timeout=2.0, trace=trace)
+    finally:
+        await sender.aclose()
+    assert reply.status == 201 and reply.headers["x-id"] == "abc" and reply.headers["X-ID"] == "abc"
+    assert reply.json() == {"echo": len(b'{"a":1}')}
+    assert events == [REQUEST_SENT_EVENT]
