@@ -36,7 +36,7 @@ USER_AGENT = "sendpipe/0.1"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HttpCall:
-    """One request, fully built by an adapter. Exactly one of json_body / form / content (or none).
+    """One request, fully built by an adapter. At most one of json_body / form (none: no body).
 
     ``auth``: a (user, password) pair for Basic auth, or an httpx ``Auth`` that signs the request (SES's SigV4).
     """
@@ -150,7 +150,6 @@ def encode(call: HttpCall) -> WireRequest:
     for name, value in headers.items():
         if not name or not _TOKEN.issuperset(name) or not value.isascii() or not value.isprintable():
             raise httpx.LocalProtocolError(f"invalid header {name!r}")
-    present = {name.lower() for name in headers}
     body: bytes | None = None
     if call.json_body is not None:
         try:
@@ -161,7 +160,7 @@ def encode(call: HttpCall) -> WireRequest:
     elif call.form is not None:
         body = urlencode(list(call.form.items())).encode()
         content_type = "application/x-www-form-urlencoded"
-    if body is not None and "content-type" not in present:
+    if body is not None and not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = content_type
     if isinstance(call.auth, tuple):
         try:
@@ -169,7 +168,8 @@ def encode(call: HttpCall) -> WireRequest:
         except ValueError as exc:  # a colon in the user name
             raise httpx.LocalProtocolError("invalid Basic auth user") from exc
     elif call.auth is not None:
-        signing = httpx.Request(call.method, call.url, headers=headers, content=body)
+        # Signed over the URL exactly as aiohttp will send it (yarl's encoding of the path and query).
+        signing = httpx.Request(call.method, str(url), headers=headers, content=body)
         headers = dict(next(call.auth.sync_auth_flow(signing)).headers)
     return WireRequest(call.method, url, headers, body)
 

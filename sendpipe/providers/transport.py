@@ -19,6 +19,7 @@ ProviderClient's single translation table stays the one boundary.
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -57,8 +58,6 @@ class Reply:
     body: bytes
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.body)
 
     @property
