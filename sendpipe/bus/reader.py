@@ -8,6 +8,8 @@ so its partitions are looked up with a short retry.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -17,6 +19,9 @@ from sendpipe.settings import KafkaSettings
 
 METADATA_RETRIES = 20
 METADATA_RETRY_SECONDS = 0.25
+OPEN_TRANSACTION_LOG_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
 
 
 class TopicMissingError(RuntimeError):
@@ -74,18 +79,39 @@ async def caught_up(consumer: AIOKafkaConsumer, end_offsets: dict[TopicPartition
     return True
 
 
+async def high_watermarks(settings: KafkaSettings, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The partitions' end offsets counting records of transactions still open (read_uncommitted)."""
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
+
+
 async def read_to_end(
-    settings: KafkaSettings, topic: str, partitions: set[int], *, batch: int = 5000
+    settings: KafkaSettings,
+    topic: str,
+    partitions: set[int],
+    *,
+    batch: int = 5000,
+    past_open_transactions: bool = False,
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     """Every committed record of some partitions of ``topic``, from the beginning to the end as of now.
 
-    ``read_committed``: records of aborted transactions are skipped, and the end is the last stable offset.
+    ``read_committed``: records of aborted transactions are skipped, and the end is the last stable offset;
+    with ``past_open_transactions`` it is the high watermark instead: the reading waits for every
+    transaction open now to end (at the latest at its timeout) and includes its records if it commits.
     """
     if not partitions:
         return
-    consumer, _, end_offsets = await open_from_beginning(settings, topic, partitions)
+    consumer, assigned, end_offsets = await open_from_beginning(settings, topic, partitions)
     try:
+        if past_open_transactions:
+            end_offsets = await high_watermarks(settings, assigned)
         remaining = {tp for tp, end in end_offsets.items() if end > 0}
+        waiting_since = time.monotonic()
         while remaining:
             fetched = await consumer.getmany(*remaining, timeout_ms=500, max_records=batch)
             for tp, records in fetched.items():
@@ -93,5 +119,13 @@ async def read_to_end(
                     if record.offset < end_offsets[tp]:
                         yield record
             remaining = {tp for tp in remaining if await consumer.position(tp) < end_offsets[tp]}
+            if fetched:
+                waiting_since = time.monotonic()
+            elif remaining and time.monotonic() - waiting_since > OPEN_TRANSACTION_LOG_SECONDS:
+                log.info(
+                    "waiting for an open transaction to end before reading on",
+                    extra={"topic": topic, "partitions": sorted(tp.partition for tp in remaining)},
+                )
+                waiting_since = time.monotonic()
     finally:
         await consumer.stop()

@@ -111,10 +111,15 @@ class DedupeTable:
         return None if oldest is None else self._clock() - _MARKER.unpack(oldest)[0]
 
     async def restore(self, kafka: KafkaSettings, partitions: set[int]) -> int:
-        """Reload the markers of ``partitions`` from the changelog (committed records only); returns how many."""
+        """Reload the markers of ``partitions`` from the changelog (committed records only); returns how many.
+
+        Reads past transactions still open: a previous owner frozen mid-commit may yet commit markers of
+        messages whose offsets its transaction does not commit (they finished out of order), and this
+        worker would send them again.
+        """
         self.drop_partitions(partitions)
         loaded = 0
-        async for record in read_to_end(kafka, self.topic, partitions):
+        async for record in read_to_end(kafka, self.topic, partitions, past_open_transactions=True):
             key = record.key
             if key is None:
                 continue

@@ -128,6 +128,9 @@ class SendIntake(ConsumerRebalanceListener):  # type: ignore[misc]
                     return self._generation == generation
 
                 for tp, records in fetched.items():
+                    if not wanted(tp):
+                        break
+                    self._outbox.reading_from(tp, records[0].offset)
                     for incoming in dispatcher.receive(records, channel=topics[tp.topic]):
                         # False: a rebalance began meanwhile; the partition is read again from its committed offset.
                         dispatched = await dispatcher.dispatch(

@@ -85,6 +85,9 @@ class TransactionalOutbox:
         self._outcome_linger = outcome_linger_seconds
         self._outcomes_due = asyncio.Event()
         self._offsets: dict[TopicPartition, int] = {}
+        # Per owned partition, its committed offset (or where this worker began reading it): re-committed
+        # so that a transaction without released offsets is fenced too (``commit``).
+        self._committed: dict[TopicPartition, int] = {}
         self._lock = asyncio.Lock()
         self._room = asyncio.Event()
         self._room.set()
@@ -122,6 +125,10 @@ class TransactionalOutbox:
 
     # -- offsets ---------------------------------------------------------------------------------
 
+    def reading_from(self, tp: TopicPartition, offset: int) -> None:
+        """This worker began reading its partition ``tp`` at ``offset``: where its group's offset stands."""
+        self._committed.setdefault(tp, offset)
+
     def release(self, tp: TopicPartition, offset: int) -> None:
         """The message at ``offset`` and everything before it on ``tp`` are finished (records buffered)."""
         self._offsets[tp] = offset + 1
@@ -129,6 +136,7 @@ class TransactionalOutbox:
     def drop_offsets(self, partitions: set[TopicPartition]) -> None:
         for tp in partitions:
             self._offsets.pop(tp, None)
+            self._committed.pop(tp, None)
 
     @property
     def buffered(self) -> int:
@@ -152,16 +160,21 @@ class TransactionalOutbox:
                     Outgoing(topic, event["id"].encode(), DeliveryEvent.model_validate(event).to_json_bytes())
                     for event in events
                 ]
-                if offsets:
+                # Records of messages that finished out of order may come with no offset released; their
+                # partitions' committed offsets are committed again, so the transaction is fenced all the same.
+                # (Left unfenced: only dedupe tombstones before any partition was read.)
+                fenced = offsets or dict(self._committed)
+                if fenced:
                     # The offsets' owner as of now: a member that has since lost the partitions is refused
                     # by the group coordinator, and the whole transaction aborts (txn_fencing).
                     fence(producer, self._member())
                 await producer.begin_transaction()
                 futures = await send_batched(producer, records)
-                if offsets:
-                    await producer.send_offsets_to_transaction(offsets, self._group_id)
+                if fenced:
+                    await producer.send_offsets_to_transaction(fenced, self._group_id)
                 await producer.commit_transaction()
                 await asyncio.gather(*futures)
+                self._committed.update(offsets)
             except BaseException:
                 # The records are neither in Kafka nor buffered any more: only a restart can redeliver
                 # their messages (their offsets were not committed).

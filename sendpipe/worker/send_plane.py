@@ -33,7 +33,7 @@ from sendpipe.core.outcomes import Channel
 from sendpipe.core.sealing import Keyring
 from sendpipe.providers import ProviderClient
 from sendpipe.settings import KafkaSettings, TopicSettings, WorkerSettings
-from sendpipe.worker import txn_fencing
+from sendpipe.worker import stable_offsets, txn_fencing
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.delivery import Delivery
 from sendpipe.worker.intake import SendIntake
@@ -175,6 +175,7 @@ class SendPlane:
         await self.dedupe.cover(self._kafka, widest)  # send topics may have been created, or grown, wider
         await self.views.start()
         txn_fencing.install()
+        stable_offsets.install()
         self._producers = producers = self._new_producers()
         for producer in producers:
             await producer.start()

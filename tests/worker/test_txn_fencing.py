@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from sendpipe.bus import admin
+from sendpipe.core.outcomes import Channel, DeliveryStatus
 from sendpipe.settings import KafkaSettings
 from sendpipe.worker import txn_fencing
+from sendpipe.worker.dedupe import DedupeTable
+from sendpipe.worker.outbox import TransactionalOutbox
 from sendpipe.worker.txn_fencing import GroupMember, LostGroupMembership
 from tests.worker.harness import TopicReader
 
@@ -89,3 +94,58 @@ async def test_current_member_commits_and_a_stale_one_is_refused(kafka_bootstrap
         await reader.poll(0.5)
         values = [record.value for record in reader.records]
     assert values == [b"current", b"current again"], "records of a refused transaction became visible"
+
+
+def _finished(message_id: str) -> dict[str, Any]:
+    return {
+        "id": message_id, "namespace": "acme", "channel": Channel.EMAIL, "status": DeliveryStatus.SENT,
+        "provider": "sg", "completed_at": datetime.now(UTC),
+    }
+
+
+async def test_an_outbox_transaction_with_no_offset_released_is_fenced_too(kafka_bootstrap: str) -> None:
+    """Messages that finished out of order (one before them still in flight) release no offset; their events
+    must still be refused once this worker is no longer the member that owns their partitions."""
+    tag = uuid.uuid4().hex[:8]
+    source, events, group = f"fence.in.{tag}", f"fence.events.{tag}", f"fence-{tag}"
+    changelog = f"fence.dedupe.{tag}"
+    await admin.ensure_topics(
+        KafkaSettings(bootstrap=kafka_bootstrap), [admin.TopicSpec(name, 1) for name in (source, events, changelog)]
+    )
+    txn_fencing.install()
+    consumer = await _joined(kafka_bootstrap, source, group)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=f"fence-outbox-{tag}")
+    plain = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    await plain.start()
+    member = {"now": _member(consumer)}
+
+    async def fail(exc: BaseException) -> None:
+        raise AssertionError(f"not expected: {exc!r}")
+
+    outbox = TransactionalOutbox(
+        producer=producer, outcome_producer=plain, group_id=group,
+        topics={"events": events, "outcomes": events, "dlq": events},
+        dedupe=DedupeTable(topic=changelog, expiry_seconds=3600, max_entries=1000),
+        interval_seconds=60, on_failure=fail, member=lambda: member["now"],
+    )
+    tp = TopicPartition(source, 0)
+    try:
+        outbox.reading_from(tp, 0)
+        await outbox.terminal(_finished("while-owner"), source_partition=0)
+        await outbox.commit()
+
+        member["now"] = GroupMember(member_id=f"gone-{tag}", generation=_member(consumer).generation)
+        await outbox.terminal(_finished("after-losing-the-partition"), source_partition=0)
+        with pytest.raises(LostGroupMembership, match="UnknownMemberId"):
+            await outbox.commit()
+        assert await _committed(consumer, tp, 0) == 0, "re-committed where reading began, and nothing else"
+    finally:
+        await producer.stop()
+        await plain.stop()
+        await consumer.stop()
+    async with TopicReader(kafka_bootstrap, events) as reader:
+        await reader.until(lambda: len(reader.records) >= 1, timeout=10)
+        await reader.poll(1.0)
+        keys = [record.key for record in reader.records]
+    assert keys == [b"while-owner"], "the events of a refused transaction became visible"
