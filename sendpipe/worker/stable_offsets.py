@@ -93,16 +93,19 @@ class OffsetFetchRequest_v7(RequestStruct):  # type: ignore[misc]
         ("group_id", CompactString("utf-8")),
         (
             "topics",
-            CompactArray(("name", CompactString("utf-8")), ("partition_indexes", CompactArray(Int32)), ("tags", TaggedFields)),
+            CompactArray(
+                ("name", CompactString("utf-8")), ("partition_indexes", CompactArray(Int32)), ("tags", TaggedFields)
+            ),
         ),
         ("require_stable", Boolean),
         ("tags", TaggedFields),
     )
 
 
-class StableOffsetFetchRequest(
-    Request[OffsetFetchRequest_v1 | OffsetFetchRequest_v2 | OffsetFetchRequest_v3 | OffsetFetchRequest_v7]  # type: ignore[misc]
-):
+_OffsetFetchStruct = OffsetFetchRequest_v1 | OffsetFetchRequest_v2 | OffsetFetchRequest_v3 | OffsetFetchRequest_v7
+
+
+class StableOffsetFetchRequest(Request[_OffsetFetchStruct]):  # type: ignore[misc]
     """OffsetFetch requiring stable offsets (v7), or aiokafka's own for a broker without v7."""
 
     API_KEY = 9

@@ -31,7 +31,8 @@ class Topics:
 async def _topics(bootstrap: str) -> Topics:
     tag = uuid.uuid4().hex[:8]
     source, changelog = f"stable.in.{tag}", f"stable.changelog.{tag}"
-    await admin.ensure_topics(KafkaSettings(bootstrap=bootstrap), [admin.TopicSpec(source, 1), admin.TopicSpec(changelog, 1)])
+    specs = [admin.TopicSpec(source, 1), admin.TopicSpec(changelog, 1)]
+    await admin.ensure_topics(KafkaSettings(bootstrap=bootstrap), specs)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
@@ -60,7 +61,8 @@ async def _first_offset(consumer: AIOKafkaConsumer) -> int:
 
 
 async def _markers(bootstrap: str, topic: str) -> list[bytes | None]:
-    return [record.value async for record in read_to_end(KafkaSettings(bootstrap=bootstrap), topic, {0}, past_open_transactions=True)]
+    reading = read_to_end(KafkaSettings(bootstrap=bootstrap), topic, {0}, past_open_transactions=True)
+    return [record.value async for record in reading]
 
 
 @pytest.mark.parametrize("ending", ["commit", "abort"])
@@ -105,3 +107,10 @@ async def test_a_partition_with_no_transaction_is_read_at_once(kafka_bootstrap: 
         assert await asyncio.wait_for(_markers(kafka_bootstrap, topics.changelog), timeout=10) == []
     finally:
         await consumer.stop()
+
+
+def test_a_broker_without_stable_fetches_is_asked_as_before() -> None:
+    request = stable_offsets.StableOffsetFetchRequest("group", [("topic", [0, 1])])
+    stable = request.prepare({9: (0, 9)})
+    assert (stable.API_VERSION, stable.require_stable) == (7, True)
+    assert request.prepare({9: (0, 6)}).API_VERSION == 3  # Kafka 2.4 and older
