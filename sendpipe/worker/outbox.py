@@ -134,6 +134,7 @@ class TransactionalOutbox:
         self._offsets[tp] = offset + 1
 
     def drop_offsets(self, partitions: set[TopicPartition]) -> None:
+        """Forget the offsets of ``partitions`` (given up): those released, and where they stand."""
         for tp in partitions:
             self._offsets.pop(tp, None)
             self._committed.pop(tp, None)

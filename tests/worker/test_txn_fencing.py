@@ -42,6 +42,14 @@ async def _committed(consumer: AIOKafkaConsumer, tp: TopicPartition, expected: i
     return found
 
 
+async def _visible(bootstrap: str, topic: str, *, at_least: int) -> list[Any]:
+    """The topic's committed records, once ``at_least`` are there and a refused one would have shown too."""
+    async with TopicReader(bootstrap, topic) as reader:
+        await reader.until(lambda: len(reader.records) >= at_least, timeout=10)
+        await reader.poll(1.0)
+        return list(reader.records)
+
+
 def _member(consumer: AIOKafkaConsumer, *, generation_offset: int = 0) -> GroupMember:
     coordinator = consumer._coordinator
     return GroupMember(member_id=coordinator.member_id, generation=coordinator.generation + generation_offset)
@@ -89,10 +97,7 @@ async def test_current_member_commits_and_a_stale_one_is_refused(kafka_bootstrap
     finally:
         await producer.stop()
         await consumer.stop()
-    async with TopicReader(kafka_bootstrap, sink) as reader:
-        await reader.until(lambda: len(reader.records) >= 2, timeout=10)
-        await reader.poll(0.5)
-        values = [record.value for record in reader.records]
+    values = [record.value for record in await _visible(kafka_bootstrap, sink, at_least=2)]
     assert values == [b"current", b"current again"], "records of a refused transaction became visible"
 
 
@@ -144,8 +149,5 @@ async def test_an_outbox_transaction_with_no_offset_released_is_fenced_too(kafka
         await producer.stop()
         await plain.stop()
         await consumer.stop()
-    async with TopicReader(kafka_bootstrap, events) as reader:
-        await reader.until(lambda: len(reader.records) >= 1, timeout=10)
-        await reader.poll(1.0)
-        keys = [record.key for record in reader.records]
+    keys = [record.key for record in await _visible(kafka_bootstrap, events, at_least=1)]
     assert keys == [b"while-owner"], "the events of a refused transaction became visible"
