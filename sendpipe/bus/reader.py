@@ -41,14 +41,26 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[Topic
     raise TopicMissingError(f"topic {topic!r} does not exist (yet)")
 
 
+async def _high_watermarks(settings: KafkaSettings, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The partitions' end offsets counting records of transactions still open (read_uncommitted)."""
+    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
+
+
 async def open_from_beginning(
-    settings: KafkaSettings, topic: str, partitions: set[int] | None = None
+    settings: KafkaSettings, topic: str, partitions: set[int] | None = None, *, past_open_transactions: bool = False
 ) -> tuple[AIOKafkaConsumer, list[TopicPartition], dict[TopicPartition, int]]:
     """A started group-less consumer at the beginning of ``partitions`` of ``topic`` (all when None),
     and their end offsets now.
 
     ``read_committed``: the worker writes in transactions; an aborted record is never shown, and the
-    end offset is the last stable one.
+    end offset is the last stable one, or with ``past_open_transactions`` the high watermark (records of
+    transactions still open included: reading to it waits for them to end).
     """
     consumer = AIOKafkaConsumer(
         **client_options(settings),
@@ -65,6 +77,8 @@ async def open_from_beginning(
             assigned = [TopicPartition(topic, partition) for partition in sorted(partitions)]
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
+        if past_open_transactions:
+            return consumer, assigned, await _high_watermarks(settings, assigned)
         return consumer, assigned, await consumer.end_offsets(assigned)
     except BaseException:
         await consumer.stop()
@@ -77,17 +91,6 @@ async def caught_up(consumer: AIOKafkaConsumer, end_offsets: dict[TopicPartition
         if await consumer.position(partition) < end:
             return False
     return True
-
-
-async def high_watermarks(settings: KafkaSettings, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-    """The partitions' end offsets counting records of transactions still open (read_uncommitted)."""
-    consumer = AIOKafkaConsumer(**client_options(settings), group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        return ends
-    finally:
-        await consumer.stop()
 
 
 async def read_to_end(
@@ -106,10 +109,10 @@ async def read_to_end(
     """
     if not partitions:
         return
-    consumer, assigned, end_offsets = await open_from_beginning(settings, topic, partitions)
+    consumer, _, end_offsets = await open_from_beginning(
+        settings, topic, partitions, past_open_transactions=past_open_transactions
+    )
     try:
-        if past_open_transactions:
-            end_offsets = await high_watermarks(settings, assigned)
         remaining = {tp for tp, end in end_offsets.items() if end > 0}
         waiting_since = time.monotonic()
         while remaining:

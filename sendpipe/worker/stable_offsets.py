@@ -29,7 +29,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka import errors as kafka_errors
-from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.consumer.group_coordinator import UNKNOWN_OFFSET, GroupCoordinator
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.commit import (
     OffsetFetchRequest,
@@ -43,8 +43,6 @@ from aiokafka.structs import OffsetAndMetadata
 __all__ = ["UnstableOffsetCommitError", "install"]
 
 log = logging.getLogger(__name__)
-
-_UNKNOWN_OFFSET = -1
 
 
 class UnstableOffsetCommitError(kafka_errors.BrokerResponseError):  # type: ignore[misc]
@@ -136,26 +134,23 @@ def _partition_replies(response: Any) -> list[tuple[str, int, int, str, int]]:
     ]
 
 
-def _raise_for(coordinator: GroupCoordinator, error_code: int, what: object) -> bool:
-    """Raise the error of ``error_code`` as aiokafka would; False when the entry is only to be skipped."""
+def _failure(coordinator: GroupCoordinator, error_code: int, what: object) -> kafka_errors.KafkaError | None:
+    """The error to raise for ``error_code``, as aiokafka's (retriable ones are asked again); None: skip the entry."""
     if error_code == UnstableOffsetCommitError.errno:
         log.debug("committed offsets wait for an open transaction", extra={"partition": str(what)})
-        raise UnstableOffsetCommitError()
+        return UnstableOffsetCommitError()
     error_type = kafka_errors.for_code(error_code)
-    if error_type is kafka_errors.GroupLoadInProgressError:
-        raise error_type()
-    if error_type is kafka_errors.NotCoordinatorForGroupError:
-        coordinator.coordinator_dead()
-        raise error_type()
     if error_type is kafka_errors.UnknownTopicOrPartitionError:
         log.warning("OffsetFetch: unknown topic or partition", extra={"partition": str(what)})
-        return False
-    if error_type is kafka_errors.GroupAuthorizationFailedError:
-        raise error_type(coordinator.group_id)
-    if error_type is kafka_errors.GroupCoordinatorNotAvailableError:
+        return None
+    if error_type in (kafka_errors.NotCoordinatorForGroupError, kafka_errors.GroupCoordinatorNotAvailableError):
         coordinator.coordinator_dead()
-        raise error_type()
-    raise kafka_errors.KafkaError(f"fetching committed offsets of {what} failed: {error_type.__name__}")
+        return error_type()
+    if error_type is kafka_errors.GroupLoadInProgressError:
+        return error_type()
+    if error_type is kafka_errors.GroupAuthorizationFailedError:
+        return error_type(coordinator.group_id)
+    return kafka_errors.KafkaError(f"fetching committed offsets of {what} failed: {error_type.__name__}")
 
 
 async def _fetch_stable_offsets(
@@ -165,15 +160,17 @@ async def _fetch_stable_offsets(
     for tp in partitions:
         by_topic[tp.topic].append(tp.partition)
     response = await self._send_req(StableOffsetFetchRequest(self.group_id, list(by_topic.items())))
-    group_error = getattr(response, "error_code", 0)
-    if group_error:
-        _raise_for(self, group_error, self.group_id)
+    group_error = getattr(response, "error_code", 0)  # v2+
+    if group_error and (failure := _failure(self, group_error, self.group_id)) is not None:
+        raise failure
     offsets: dict[TopicPartition, OffsetAndMetadata] = {}
     for topic, partition, offset, metadata, error_code in _partition_replies(response):
         tp = TopicPartition(topic, partition)
-        if error_code and not _raise_for(self, error_code, tp):
+        if error_code:
+            if (failure := _failure(self, error_code, tp)) is not None:
+                raise failure
             continue
-        if offset != _UNKNOWN_OFFSET:
+        if offset != UNKNOWN_OFFSET:
             offsets[tp] = OffsetAndMetadata(offset, metadata)
     return offsets
 
