@@ -23,7 +23,8 @@ class WireModel(BaseModel):
 
     def to_json_bytes(self) -> bytes:
         """Serialize the way every SendPipe component writes it: by alias, no nulls."""
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+        # The serializer itself: model_dump_json would decode its bytes to str for us to encode again.
+        return self.__pydantic_serializer__.to_json(self, by_alias=True, exclude_none=True)
 
     def to_wire(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)

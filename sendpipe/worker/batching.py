@@ -25,7 +25,7 @@ Headers = list[tuple[str, bytes]]
 _partitioner = DefaultPartitioner()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~0.5 µs more, two or three times per message
 class Outgoing:
     topic: str
     key: bytes | None

@@ -365,7 +365,7 @@ class Delivery:
             "completed_at": datetime.now(tz=UTC),
         }
         await self._out.terminal(event, source_partition=incoming.partition)
-        self._metrics.child(self._metrics.messages, request.channel.value, status.value, reason.value if reason else "").inc()
+        self._metrics.messages.add((request.channel, status, reason or ""))
         return Finish.EVENT
 
     async def _attempt(
@@ -388,9 +388,8 @@ class Delivery:
         if result.outcome is Outcome.THROTTLED:
             self.throttled_until[provider.uid] = core_health.throttle_deadline(result.retry_after_seconds, now=now)
             self._throttles_version += 1
-        channel = request.channel.value
-        self._metrics.child(self._metrics.sends, channel, provider.name, result.outcome.value).inc()
-        self._metrics.child(self._metrics.attempt_latency, channel, provider.name).observe(latency_ms / 1000.0)
+        self._metrics.sends.add((request.channel, provider.name, result.outcome))
+        self._metrics.attempt_latency.observe((request.channel, provider.name), latency_ms / 1000.0)
         latency_ms = round(latency_ms, 3)
         self._out.outcome(
             {
