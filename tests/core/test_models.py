@@ -21,6 +21,7 @@ from sendpipe.core.messages import (
     describe_validation_error,
     parse_send_request,
 )
+from sendpipe.core.outcomes import Channel
 from sendpipe.core.provider import ProviderResource, ProviderSpec, ProviderStatus
 from sendpipe.core.records import HealthVerdict, OutcomeRecord, RoutingRecord, decode_outcomes, encode_outcomes, routing_key
 
@@ -151,6 +152,8 @@ def test_models_are_immutable() -> None:
 
 
 def test_routing_key() -> None:
-    assert routing_key("acme", "sms") == "acme/sms"
+    assert routing_key("acme", "sms") == routing_key("acme", Channel.SMS) == "acme/sms"
+    with pytest.raises(ValueError):
+        routing_key("acme", "fax")
     assert RoutingRecord.model_validate(ROUTING).key == "acme/email"
     assert HealthVerdict.model_validate(VERDICT).ejected_until == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
