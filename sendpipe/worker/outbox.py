@@ -22,9 +22,10 @@ message against building each model where its message finished).
 Attempt outcomes are facts whether or not the transaction commits (the
 provider was called), and the health agent must see them at once: they go
 through a plain producer, outside the transaction, one record per provider
-and flush (``encode_outcomes``). The flush lingers 20 ms: the health agent
-pays Faust's per-record cost, so fewer, larger records leave more of the
-process's one core (the GIL) to sending, for at most 20 ms of verdict delay.
+and flush (``encode_outcomes``). The flush lingers (50 ms by default,
+``SENDPIPE_WORKER_OUTCOME_LINGER_MS``): the health agent pays Faust's
+per-record cost, so fewer, larger records leave more of the process's one
+core (the GIL) to sending, for at most that much more verdict delay.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class TransactionalOutbox:
         topics: Mapping[str, str],
         dedupe: DedupeTable,
         interval_seconds: float,
-        outcome_linger_seconds: float = 0.02,
+        outcome_linger_seconds: float = 0.05,
         max_buffered: int = 20_000,
         on_failure: Callable[[BaseException], Awaitable[Any]],
         member: Callable[[], GroupMember],

@@ -189,6 +189,7 @@ class SendPlane:
             interval_seconds=worker.commit_interval_ms / 1000.0,
             on_failure=self._on_failure,
             member=lambda: self.intake.member(),
+            outcome_linger_seconds=worker.outcome_linger_ms / 1000.0,
         )
         self.client = ProviderClient(max_connections=max(10, worker.max_in_flight))
         self.delivery = Delivery(
