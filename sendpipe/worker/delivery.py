@@ -122,7 +122,7 @@ class Incoming:
     first: FirstAttempt | None = None  # set by ``Delivery.prepare``; taken by the first attempt
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, like ``Incoming``
 class FirstAttempt:
     """A message's plan and first attempt, prepared with its chunk (``Delivery.prepare``)."""
 
@@ -173,11 +173,15 @@ class Delivery:
         """
         now = self._clock()
         state = (self._views.version, self._throttles_version)
+        # Planning is a pure function of what is constant during this loop: one plan per (namespace, channel).
+        routes: dict[tuple[str, Channel], routing.Route] = {}
         for incoming in chunk:
             request = incoming.request
             if isinstance(request, Unusable):
                 continue
-            route = self._plan(request, now)
+            route = routes.get((request.namespace, request.channel))
+            if route is None:
+                route = routes[request.namespace, request.channel] = self._plan(request, now)
             if not isinstance(route, routing.Plan) or route.attempts[0].probe:
                 continue  # a probe is claimed when it starts
             provider = route.attempts[0].provider

@@ -137,6 +137,19 @@ async def test_a_message_starts_with_its_prepared_plan_and_request_while_nothing
     assert world.requests_to(world.primary) == 1
 
 
+async def test_a_chunk_is_planned_once_per_namespace_and_channel_and_each_message_gets_its_own_request(
+    world: World, plans: list[str]
+) -> None:
+    chunk = [world.incoming(f"m-{i}") for i in range(3)]
+    world.delivery.prepare(chunk)
+    assert plans == ["primary"], "one plan for the chunk's one namespace and channel"
+    for incoming in chunk:
+        assert await world.delivery.handle(incoming) is Finish.EVENT
+    assert plans == ["primary"], "every message used it"
+    assert sorted(event["id"] for event in world.outputs.events) == ["m-0", "m-1", "m-2"]
+    assert world.requests_to(world.primary) == 3, "one request each, none shared"
+
+
 async def test_a_verdict_after_preparing_makes_a_new_plan_and_the_prepared_request_is_never_sent(
     world: World, plans: list[str]
 ) -> None:
