@@ -266,7 +266,7 @@ async def health(stream: Any) -> None:
                 if due:
                     await _publish(owned, now=max(time.time(), record.at.timestamp()))
                     await _persist(owned)
-                held_writes.add(record, event, timestamp=event.message.timestamp, now=now)
+            held_writes.add(records, event, timestamp=event.message.timestamp, now=now)
             metrics.outcomes.inc(len(records))
         await _write_held(now=time.monotonic())
 

@@ -82,15 +82,19 @@ class HeldWrites:
         self._since: dict[ProviderUid, float] = {}  # first change not yet written, per provider
         self._figures: dict[tuple[ProviderUid, int], WindowDelta] = {}
 
-    def add(self, record: OutcomeRecord, event: Any, *, timestamp: float, now: float) -> None:
-        """Hold one outcome's figures; ``timestamp`` is its Kafka record's (seconds), ``now`` monotonic."""
-        uid = record.provider_uid
-        self._since.setdefault(uid, now)
-        key = (uid, int(timestamp // self.window_seconds))
-        delta = self._figures.get(key)
-        if delta is None:
-            delta = self._figures[key] = WindowDelta()
-        delta.add(record, event)
+    def add(self, records: Iterable[OutcomeRecord], event: Any, *, timestamp: float, now: float) -> None:
+        """Hold the figures of one Kafka record's outcomes; ``timestamp`` is its (seconds), ``now`` monotonic."""
+        window = int(timestamp // self.window_seconds)
+        uid, delta = None, None
+        for record in records:  # one provider's, as workers write them: its delta is looked up once
+            if record.provider_uid != uid:
+                uid = record.provider_uid
+                self._since.setdefault(uid, now)
+                delta = self._figures.get((uid, window))
+                if delta is None:
+                    delta = self._figures[uid, window] = WindowDelta()
+            assert delta is not None
+            delta.add(record, event)
 
     def take(self, *, now: float, everything: bool = False) -> tuple[list[ProviderUid], list[tuple[ProviderUid, WindowDelta]]]:
         """The providers whose writes are due (held ``interval`` or longer), and their figures, oldest window first."""
@@ -147,8 +151,9 @@ class HealthOwner:
             owned = Owned(ProviderHealth(self.policy), ProviderIdentity.of(record), partition)
             self.owned[record.provider_uid] = owned
         owned.partition = partition
-        owned.health.observe_record(record, rng=self._rng)
-        return owned, owned.health.should_publish(record.at.timestamp())
+        at = record.at.timestamp()
+        owned.health.observe(record.outcome, now=at, rng=self._rng, retry_after=record.retry_after_seconds)
+        return owned, owned.health.should_publish(at)
 
     def due(self, *, now: float) -> list[Owned]:
         """Let time pass for every owned provider; those whose verdict should be published now."""

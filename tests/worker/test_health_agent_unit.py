@@ -63,9 +63,9 @@ def test_window_delta_aggregates_a_batch() -> None:
 
 def test_held_writes_come_due_per_provider_after_the_interval() -> None:
     held = HeldWrites(interval=0.5, window_seconds=60.0)
-    held.add(_record(Outcome.SUCCESS, 1.0, uid="a"), "ea1", timestamp=1000.0, now=10.0)
-    held.add(_record(Outcome.SUCCESS, 1.0, uid="b"), "eb1", timestamp=1000.0, now=10.3)
-    held.add(_record(Outcome.FAIL_PROVIDER, 1.0, uid="a"), "ea2", timestamp=1001.0, now=10.4)
+    held.add([_record(Outcome.SUCCESS, 1.0, uid="a")], "ea1", timestamp=1000.0, now=10.0)
+    held.add([_record(Outcome.SUCCESS, 1.0, uid="b")], "eb1", timestamp=1000.0, now=10.3)
+    held.add([_record(Outcome.FAIL_PROVIDER, 1.0, uid="a")], "ea2", timestamp=1001.0, now=10.4)
     assert held.take(now=10.4) == ([], []), "nothing is due before its interval"
     providers, figures = held.take(now=10.5)
     assert providers == ["a"] and [(uid, d.sends, d.failures, d.last_event) for uid, d in figures] == [
@@ -77,11 +77,22 @@ def test_held_writes_come_due_per_provider_after_the_interval() -> None:
     assert held.take(now=99.0) == ([], []), "nothing is held any more"
 
 
+def test_held_writes_of_one_kafka_record_with_several_providers_go_to_each() -> None:
+    held = HeldWrites(interval=0.5, window_seconds=60.0)
+    records = [_record(Outcome.SUCCESS, 1.0, uid="a"), _record(Outcome.THROTTLED, 1.0, uid="b"), _record(Outcome.SUCCESS, 1.0, uid="a")]
+    held.add(records, "e1", timestamp=1000.0, now=0.0)
+    providers, figures = held.take(now=1.0)
+    assert providers == ["a", "b"]
+    assert [(uid, d.sends, d.latency_ms, d.failures) for uid, d in figures] == [
+        ("a", 2, 25.0, {}), ("b", 1, 12.5, {"THROTTLED": 1})
+    ]
+
+
 def test_held_figures_are_split_at_window_boundaries_and_written_oldest_first() -> None:
     held = HeldWrites(interval=0.5, window_seconds=60.0)
-    held.add(_record(Outcome.SUCCESS, 1.0), "late", timestamp=1260.5, now=0.0)
-    held.add(_record(Outcome.SUCCESS, 1.0), "early", timestamp=1199.9, now=0.1)
-    held.add(_record(Outcome.SUCCESS, 1.0), "late2", timestamp=1261.0, now=0.2)
+    held.add([_record(Outcome.SUCCESS, 1.0)], "late", timestamp=1260.5, now=0.0)
+    held.add([_record(Outcome.SUCCESS, 1.0)], "early", timestamp=1199.9, now=0.1)
+    held.add([_record(Outcome.SUCCESS, 1.0)], "late2", timestamp=1261.0, now=0.2)
     _, figures = held.take(now=0.0, everything=True)
     assert [(d.sends, d.last_event) for _, d in figures] == [(1, "early"), (2, "late2")]
 

@@ -37,7 +37,7 @@ async def test_held_writes_of_a_provider_whose_partition_was_revoked_are_dropped
     monkeypatch.setattr(worker_app, "held_writes", HeldWrites(interval=0.5, window_seconds=60.0))
     for uid, partition in (("kept", 0), ("revoked", 1)):
         worker_app.health_owner.observe(_record(uid), partition=partition)
-        worker_app.held_writes.add(_record(uid), event=object(), timestamp=1000.0, now=0.0)
+        worker_app.held_writes.add([_record(uid)], event=object(), timestamp=1000.0, now=0.0)
     persisted: list[str] = []
     windows: list[str] = []
 
