@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sendpipe.core.messages import ProviderUid
 from sendpipe.core.outcomes import Channel
-from sendpipe.core.records import OutcomeRecord
+from sendpipe.core.records import OutcomeBatch, OutcomeRecord
 
 __all__ = ["DEFAULT_POLICY", "HealthPolicy", "ProviderIdentity", "throttle_deadline"]
 
@@ -92,7 +92,7 @@ class ProviderIdentity:
     name: str
 
     @classmethod
-    def of(cls, record: OutcomeRecord) -> ProviderIdentity:
+    def of(cls, record: OutcomeRecord | OutcomeBatch) -> ProviderIdentity:
         return cls(record.provider_uid, record.namespace, record.channel, record.provider)
 
 

@@ -4,16 +4,17 @@
 ``namespace/channel``; ``sendpipe.health`` holds one HealthVerdict per
 provider, keyed by provider uid. Both are read in full by every worker.
 Between workers, ``sendpipe.outcomes`` carries attempt outcomes to each
-provider's health owner, keyed by provider uid (``encode_outcomes``).
+provider's health owner, keyed by provider uid (``OutcomeBatch``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Annotated, Any
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import Annotated, Any, Self
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from sendpipe.core.messages import ProviderUid
 from sendpipe.core.outcomes import Channel, HealthState, Outcome
@@ -71,7 +72,7 @@ class HealthVerdict(WireModel):
 
 
 class OutcomeRecord(WireModel):
-    """One attempt's outcome as sent to ``sendpipe.outcomes`` (keyed by provider uid) for the health owner."""
+    """One attempt's outcome for its provider's health owner (``sendpipe.outcomes`` carries them as ``OutcomeBatch``)."""
 
     provider_uid: ProviderUid
     namespace: str
@@ -84,24 +85,82 @@ class OutcomeRecord(WireModel):
     retry_after_seconds: float | None = None
 
 
-OUTCOMES = TypeAdapter(list[OutcomeRecord])
-"""Validates (``validate_python``, ``validate_json``) and writes a list of outcomes."""
+class OutcomeBatch(WireModel):
+    """One provider's attempt outcomes of one flush: a record of ``sendpipe.outcomes``, keyed by provider uid.
 
-
-def encode_outcomes(records: Sequence[OutcomeRecord]) -> bytes:
-    """One record of ``sendpipe.outcomes``: a JSON array of one provider's outcomes, oldest first.
-
-    Why an array: the health agent pays a fixed cost per Kafka record (Faust's per-event
-    path), so a worker writes each provider's outcomes of one flush as a single record.
+    Why columns (one list per field, oldest first) rather than an array of ``OutcomeRecord``
+    objects: writing and reading an outcome is on the worker's GIL-bound hot path, and columns
+    measured ~0.4 µs per outcome for both against ~4.8 µs for the objects (datetimes, one
+    model each), at a fifth of the bytes. Probes and Retry-After are rare: listed by index.
     """
-    return OUTCOMES.dump_json(list(records), by_alias=True, exclude_none=True)
+
+    provider_uid: ProviderUid
+    namespace: str
+    channel: Channel
+    provider: str
+    outcomes: list[Outcome]
+    at: list[float] = Field(description="When each attempt ended, epoch seconds.")
+    latency_ms: list[float]
+    probes: list[int] = Field(default=[], description="Indices of the attempts that were probes.")
+    retry_after_seconds: dict[int, float] = Field(
+        default={}, description="By index: the Retry-After a THROTTLED attempt was given."
+    )
+
+    @model_validator(mode="after")
+    def _columns_line_up(self) -> Self:
+        size = len(self.outcomes)
+        if len(self.at) != size or len(self.latency_ms) != size:
+            raise ValueError("outcomes, at and latencyMs must have one entry per attempt")
+        if any(not 0 <= index < size for index in (*self.probes, *self.retry_after_seconds)):
+            raise ValueError("probes and retryAfterSeconds must index the attempts")
+        return self
+
+    def entries(self) -> Iterator[tuple[Outcome, float, float | None]]:
+        """Each attempt's (outcome, at, Retry-After), oldest first."""
+        retry_after = self.retry_after_seconds
+        for index, (outcome, at) in enumerate(zip(self.outcomes, self.at, strict=True)):
+            yield outcome, at, retry_after.get(index) if retry_after else None
+
+    def records(self) -> list[OutcomeRecord]:
+        """The same outcomes as one model each (readable, slower: not for the hot path)."""
+        probes = set(self.probes)
+        return [
+            OutcomeRecord(
+                provider_uid=self.provider_uid, namespace=self.namespace, channel=self.channel, provider=self.provider,
+                outcome=outcome, at=datetime.fromtimestamp(at, tz=UTC), latency_ms=latency,
+                probe=index in probes, retry_after_seconds=self.retry_after_seconds.get(index),
+            )
+            for index, (outcome, at, latency) in enumerate(zip(self.outcomes, self.at, self.latency_ms, strict=True))
+        ]
+
+    @classmethod
+    def of(cls, records: Sequence[OutcomeRecord]) -> OutcomeBatch:
+        """One batch of one provider's ``records`` (the first one's identity)."""
+        first = records[0]
+        return cls(
+            provider_uid=first.provider_uid, namespace=first.namespace, channel=first.channel, provider=first.provider,
+            outcomes=[r.outcome for r in records], at=[r.at.timestamp() for r in records],
+            latency_ms=[r.latency_ms for r in records], probes=[i for i, r in enumerate(records) if r.probe],
+            retry_after_seconds={i: r.retry_after_seconds for i, r in enumerate(records) if r.retry_after_seconds is not None},
+        )
 
 
-def decode_outcomes(raw: bytes) -> list[OutcomeRecord]:
-    """The outcomes of one ``sendpipe.outcomes`` record (a single object is read as a batch of one).
+_RECORDS = TypeAdapter(list[OutcomeRecord])
 
+
+def decode_outcomes(raw: bytes) -> list[OutcomeBatch]:
+    """The outcomes of one ``sendpipe.outcomes`` record, as batches of one provider each.
+
+    Also reads what earlier versions wrote: an ``OutcomeRecord`` object, or an array of them.
     Raises ``ValueError`` (pydantic's ValidationError) when the record is not outcomes.
     """
-    if raw.lstrip()[:1] == b"{":
-        return [OutcomeRecord.model_validate_json(raw)]
-    return OUTCOMES.validate_json(raw)
+    if raw.lstrip()[:1] == b"[":
+        records = _RECORDS.validate_json(raw)
+        return [OutcomeBatch.of(list(run)) for _, run in groupby(records, key=lambda record: record.provider_uid)]
+    try:
+        return [OutcomeBatch.model_validate_json(raw)]
+    except ValidationError as error:
+        try:
+            return [OutcomeBatch.of([OutcomeRecord.model_validate_json(raw)])]
+        except ValidationError:
+            raise error from None

@@ -253,21 +253,22 @@ async def health(stream: Any) -> None:
         now = time.monotonic()
         for event in events:
             try:
-                records = decode_outcomes(event.value)
+                batches = decode_outcomes(event.value)
             except ValueError:
                 log.warning("undecodable outcome record skipped", extra={"offset": event.message.offset})
                 continue
-            for record in records:
-                if record.provider_uid not in health_owner.owned:
-                    stored = health_table.data.get(record.provider_uid.encode())
+            for batch in batches:
+                if batch.provider_uid not in health_owner.owned:
+                    stored = health_table.data.get(batch.provider_uid.encode())
                     if stored is not None:  # restored from the changelog after a restart or rebalance
                         health_owner.load([stored])
-                owned, due = health_owner.observe(record, partition=event.message.partition)
-                if due:
-                    await _publish(owned, now=max(time.time(), record.at.timestamp()))
-                    await _persist(owned)
-            held_writes.add(records, event, timestamp=event.message.timestamp, now=now)
-            metrics.outcomes.inc(len(records))
+                owned = health_owner.adopt(batch, partition=event.message.partition)
+                for outcome, at, retry_after in batch.entries():
+                    if health_owner.observe(owned, outcome, at=at, retry_after=retry_after):
+                        await _publish(owned, now=max(time.time(), at))
+                        await _persist(owned)
+                held_writes.add(batch, event, timestamp=event.message.timestamp, now=now)
+                metrics.outcomes.inc(len(batch.outcomes))
         await _write_held(now=time.monotonic())
 
 

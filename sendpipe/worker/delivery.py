@@ -63,7 +63,7 @@ class Finish(enum.Enum):
 
 
 Fields = dict[str, Any]
-"""A wire model's keyword arguments (``DeliveryEvent``, ``Attempt``, ``OutcomeRecord``). The outputs build
+"""A wire model's keyword arguments (``DeliveryEvent``, ``Attempt``). The outputs build
 the models when they write a batch: back to back, validation and JSON stay in the CPU's caches, which
 measured cheaper than building each model where the message finishes (see ``outbox.py``)."""
 
@@ -74,8 +74,19 @@ class Outputs(Protocol):
     async def terminal(self, event: Fields, *, source_partition: int) -> None:
         """A ``DeliveryEvent``'s fields (its attempts as fields too)."""
 
-    def outcome(self, record: Fields) -> None:
-        """An ``OutcomeRecord``'s fields."""
+    def outcome(
+        self,
+        provider: RoutedProvider,
+        *,
+        namespace: str,
+        channel: Channel,
+        outcome: Outcome,
+        at: float,
+        latency_ms: float,
+        probe: bool,
+        retry_after_seconds: float | None,
+    ) -> None:
+        """One attempt's outcome, for its provider's health owner (``at``: epoch seconds)."""
 
     async def dlq(self, *, raw: bytes, key: bytes | None, source: str, reason: DlqReason, detail: str) -> None: ...
 
@@ -396,17 +407,14 @@ class Delivery:
         self._metrics.attempt_latency.observe((request.channel, provider.name), latency_ms / 1000.0)
         latency_ms = round(latency_ms, 3)
         self._out.outcome(
-            {
-                "provider_uid": provider.uid,
-                "namespace": request.namespace,
-                "channel": request.channel,
-                "provider": provider.name,
-                "outcome": result.outcome,
-                "at": datetime.fromtimestamp(now, tz=UTC),
-                "latency_ms": latency_ms,
-                "probe": probe,
-                "retry_after_seconds": result.retry_after_seconds,
-            }
+            provider,
+            namespace=request.namespace,
+            channel=request.channel,
+            outcome=result.outcome,
+            at=now,
+            latency_ms=latency_ms,
+            probe=probe,
+            retry_after_seconds=result.retry_after_seconds,
         )
         attempt = {
             "provider": provider.name,

@@ -25,7 +25,7 @@ from typing import Any
 from sendpipe.core.health import HealthPolicy, ProviderHealth, ProviderIdentity
 from sendpipe.core.messages import ProviderUid
 from sendpipe.core.outcomes import Channel, Outcome
-from sendpipe.core.records import HealthVerdict, OutcomeRecord
+from sendpipe.core.records import HealthVerdict, OutcomeBatch
 
 __all__ = ["HealthOwner", "HeldWrites", "Owned", "WindowDelta", "decode_value", "encode_value"]
 
@@ -50,11 +50,12 @@ class WindowDelta:
     failures: dict[str, int] = field(default_factory=dict)
     last_event: Any = None
 
-    def add(self, record: OutcomeRecord, event: Any) -> None:
-        self.sends += 1
-        self.latency_ms += record.latency_ms
-        if record.outcome is not Outcome.SUCCESS:
-            self.failures[record.outcome.value] = self.failures.get(record.outcome.value, 0) + 1
+    def add(self, batch: OutcomeBatch, event: Any) -> None:
+        self.sends += len(batch.outcomes)
+        self.latency_ms += sum(batch.latency_ms)
+        for outcome in batch.outcomes:
+            if outcome is not Outcome.SUCCESS:
+                self.failures[outcome.value] = self.failures.get(outcome.value, 0) + 1
         self.last_event = event
 
 
@@ -82,19 +83,15 @@ class HeldWrites:
         self._since: dict[ProviderUid, float] = {}  # first change not yet written, per provider
         self._figures: dict[tuple[ProviderUid, int], WindowDelta] = {}
 
-    def add(self, records: Iterable[OutcomeRecord], event: Any, *, timestamp: float, now: float) -> None:
-        """Hold the figures of one Kafka record's outcomes; ``timestamp`` is its (seconds), ``now`` monotonic."""
-        window = int(timestamp // self.window_seconds)
-        uid, delta = None, None
-        for record in records:  # one provider's, as workers write them: its delta is looked up once
-            if record.provider_uid != uid:
-                uid = record.provider_uid
-                self._since.setdefault(uid, now)
-                delta = self._figures.get((uid, window))
-                if delta is None:
-                    delta = self._figures[uid, window] = WindowDelta()
-            assert delta is not None
-            delta.add(record, event)
+    def add(self, batch: OutcomeBatch, event: Any, *, timestamp: float, now: float) -> None:
+        """Hold one batch's figures; ``timestamp`` is its Kafka record's (seconds), ``now`` monotonic."""
+        uid = batch.provider_uid
+        self._since.setdefault(uid, now)
+        key = (uid, int(timestamp // self.window_seconds))
+        delta = self._figures.get(key)
+        if delta is None:
+            delta = self._figures[key] = WindowDelta()
+        delta.add(batch, event)
 
     def take(self, *, now: float, everything: bool = False) -> tuple[list[ProviderUid], list[tuple[ProviderUid, WindowDelta]]]:
         """The providers whose writes are due (held ``interval`` or longer), and their figures, oldest window first."""
@@ -144,16 +141,19 @@ class HealthOwner:
         for uid in [uid for uid, owned in self.owned.items() if owned.partition in partitions]:
             del self.owned[uid]
 
-    def observe(self, record: OutcomeRecord, *, partition: int) -> tuple[Owned, bool]:
-        """Feed one outcome; returns the provider's state and whether its verdict is due now."""
-        owned = self.owned.get(record.provider_uid)
+    def adopt(self, batch: OutcomeBatch, *, partition: int) -> Owned:
+        """The state of the batch's provider (new if this worker has none), now living in ``partition``."""
+        owned = self.owned.get(batch.provider_uid)
         if owned is None:
-            owned = Owned(ProviderHealth(self.policy), ProviderIdentity.of(record), partition)
-            self.owned[record.provider_uid] = owned
+            owned = Owned(ProviderHealth(self.policy), ProviderIdentity.of(batch), partition)
+            self.owned[batch.provider_uid] = owned
         owned.partition = partition
-        at = record.at.timestamp()
-        owned.health.observe(record.outcome, now=at, rng=self._rng, retry_after=record.retry_after_seconds)
-        return owned, owned.health.should_publish(at)
+        return owned
+
+    def observe(self, owned: Owned, outcome: Outcome, *, at: float, retry_after: float | None = None) -> bool:
+        """Feed one outcome to its provider's machine; whether its verdict is due now."""
+        owned.health.observe(outcome, now=at, rng=self._rng, retry_after=retry_after)
+        return owned.health.should_publish(at)
 
     def due(self, *, now: float) -> list[Owned]:
         """Let time pass for every owned provider; those whose verdict should be published now."""

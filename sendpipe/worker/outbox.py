@@ -22,7 +22,7 @@ message against building each model where its message finished).
 Attempt outcomes are facts whether or not the transaction commits (the
 provider was called), and the health agent must see them at once: they go
 through a plain producer, outside the transaction, one record per provider
-and flush (``encode_outcomes``). The flush lingers (50 ms by default,
+and flush (``OutcomeBatch``, gathered as columns as attempts end). The flush lingers (50 ms by default,
 ``SENDPIPE_WORKER_OUTCOME_LINGER_MS``): the health agent pays Faust's
 per-record cost, so fewer, larger records leave more of the process's one
 core (the GIL) to sending, for at most that much more verdict delay.
@@ -34,13 +34,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from sendpipe.core.messages import DeliveryEvent
-from sendpipe.core.records import OUTCOMES, encode_outcomes
+from sendpipe.core.outcomes import Channel, Outcome
+from sendpipe.core.records import OutcomeBatch, RoutedProvider
 from sendpipe.worker.batching import Outgoing, send_batched
 from sendpipe.worker.dedupe import DedupeTable
 from sendpipe.worker.delivery import Fields
@@ -49,9 +51,41 @@ from sendpipe.worker.txn_fencing import GroupMember, fence
 
 __all__ = ["TransactionalOutbox"]
 
-_MAX_OUTCOMES_PER_RECORD = 500  # ~150 KB of JSON, well below Kafka's default 1 MB record limit
+_MAX_OUTCOMES_PER_RECORD = 5000  # ~200 KB of JSON, well below Kafka's default 1 MB record limit
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Outcomes:
+    """One provider's outcomes since the last flush, as the columns of its ``OutcomeBatch``."""
+
+    provider: RoutedProvider
+    namespace: str
+    channel: Channel
+    outcomes: list[Outcome] = field(default_factory=list)
+    at: list[float] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
+    probes: list[int] = field(default_factory=list)
+    retry_after_seconds: dict[int, float] = field(default_factory=dict)
+
+    def batches(self, size: int) -> Iterator[OutcomeBatch]:
+        """The outcomes, ``size`` at a time."""
+        for start in range(0, len(self.outcomes), size):
+            end = start + size
+            yield OutcomeBatch(
+                provider_uid=self.provider.uid,
+                namespace=self.namespace,
+                channel=self.channel,
+                provider=self.provider.name,
+                outcomes=self.outcomes[start:end],
+                at=self.at[start:end],
+                latency_ms=self.latency_ms[start:end],
+                probes=[index - start for index in self.probes if start <= index < end],
+                retry_after_seconds={
+                    index - start: seconds for index, seconds in self.retry_after_seconds.items() if start <= index < end
+                },
+            )
 
 
 class TransactionalOutbox:
@@ -82,7 +116,7 @@ class TransactionalOutbox:
         self._on_failure = on_failure
         self._records: list[Outgoing] = []
         self._events: list[Fields] = []  # DeliveryEvents' fields: their JSON is made by ``commit``
-        self._outcomes: dict[str, list[Fields]] = {}  # OutcomeRecords' fields by provider uid, oldest first
+        self._outcomes: dict[str, _Outcomes] = {}  # by provider uid
         self._outcome_linger = outcome_linger_seconds
         self._outcomes_due = asyncio.Event()
         self._offsets: dict[TopicPartition, int] = {}
@@ -106,9 +140,29 @@ class TransactionalOutbox:
         self._events.append(event)
         self._dedupe.remember(key, marker)
 
-    def outcome(self, record: Fields) -> None:
+    def outcome(
+        self,
+        provider: RoutedProvider,
+        *,
+        namespace: str,
+        channel: Channel,
+        outcome: Outcome,
+        at: float,
+        latency_ms: float,
+        probe: bool,
+        retry_after_seconds: float | None,
+    ) -> None:
         # Written within ``outcome_linger`` by ``run_outcomes``: the attempt is over either way.
-        self._outcomes.setdefault(record["provider_uid"], []).append(record)
+        pending = self._outcomes.get(provider.uid)
+        if pending is None:
+            pending = self._outcomes[provider.uid] = _Outcomes(provider, namespace, channel)
+        if probe:
+            pending.probes.append(len(pending.outcomes))
+        if retry_after_seconds is not None:
+            pending.retry_after_seconds[len(pending.outcomes)] = retry_after_seconds
+        pending.outcomes.append(outcome)
+        pending.at.append(at)
+        pending.latency_ms.append(latency_ms)
         self._outcomes_due.set()
 
     async def dlq(self, *, raw: bytes, key: bytes | None, source: str, reason: DlqReason, detail: str) -> None:
@@ -224,11 +278,11 @@ class TransactionalOutbox:
         self._outcomes_due.clear()
         outcomes, self._outcomes = self._outcomes, {}
         if outcomes:
-            topic, step = self._topics["outcomes"], _MAX_OUTCOMES_PER_RECORD
+            topic = self._topics["outcomes"]
             records = [
-                Outgoing(topic, uid.encode(), encode_outcomes(OUTCOMES.validate_python(batch[start : start + step])))
-                for uid, batch in outcomes.items()
-                for start in range(0, len(batch), step)
+                Outgoing(topic, uid.encode(), batch.to_json_bytes())
+                for uid, pending in outcomes.items()
+                for batch in pending.batches(_MAX_OUTCOMES_PER_RECORD)
             ]
             await send_batched(self._outcome_producer, records)
 

@@ -21,9 +21,9 @@ from sendpipe.core.messages import (
     describe_validation_error,
     parse_send_request,
 )
-from sendpipe.core.outcomes import Channel
+from sendpipe.core.outcomes import Channel, Outcome
 from sendpipe.core.provider import ProviderResource, ProviderSpec, ProviderStatus
-from sendpipe.core.records import HealthVerdict, OutcomeRecord, RoutingRecord, decode_outcomes, encode_outcomes, routing_key
+from sendpipe.core.records import HealthVerdict, OutcomeBatch, OutcomeRecord, RoutingRecord, decode_outcomes, routing_key
 
 WHEN = "2026-01-02T03:04:05Z"
 EMAIL = {"id": "m-1", "namespace": "acme", "channel": "email", "to": "ada@acme.example", "subject": "Hi",
@@ -73,17 +73,43 @@ def test_every_model_round_trips_through_json(model: type[BaseModel], wire: dict
     assert set(wire) <= set(json.loads(encoded))  # no field lost or renamed
 
 
-def test_outcomes_travel_as_one_array_per_record_and_a_lone_object_still_decodes() -> None:
+def test_outcomes_travel_as_columns_one_provider_per_record() -> None:
     first = OutcomeRecord.model_validate(OUTCOME)
     second = OutcomeRecord.model_validate({**OUTCOME, "outcome": "SUCCESS", "probe": False, "retryAfterSeconds": None})
-    encoded = encode_outcomes([first, second])
-    assert json.loads(encoded)[0] == OUTCOME
-    assert decode_outcomes(encoded) == [first, second]
-    assert decode_outcomes(json.dumps(OUTCOME).encode()) == [first]  # as written before outcomes were batched
+    batch = OutcomeBatch.of([first, second])
+    wire = json.loads(batch.to_json_bytes())
+    assert wire["outcomes"] == ["THROTTLED", "SUCCESS"] and wire["probes"] == [0]
+    assert wire["retryAfterSeconds"] == {"0": 30.0} and wire["latencyMs"] == [12.5, 12.5]
+    (decoded,) = decode_outcomes(batch.to_json_bytes())
+    assert decoded == batch and decoded.records() == [first, second]
+    at = first.at.timestamp()
+    assert list(decoded.entries()) == [(Outcome.THROTTLED, at, 30.0), (Outcome.SUCCESS, at, None)]
+
+
+def test_outcomes_as_earlier_versions_wrote_them_still_decode() -> None:
+    first = OutcomeRecord.model_validate(OUTCOME)
+    other = OutcomeRecord.model_validate({**OUTCOME, "providerUid": "uid-2", "probe": False})
+    array = b"[" + b",".join(r.to_json_bytes() for r in (first, first, other)) + b"]"
+    assert [b.records() for b in decode_outcomes(array)] == [[first, first], [other]], "one batch per provider"
+    assert [b.records() for b in decode_outcomes(json.dumps(OUTCOME).encode())] == [[first]], "a lone object"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b'[{"providerUid": "uid-1"}]',
+        b'{"providerUid": "uid-1"}',
+        b'{"providerUid": "u", "namespace": "a", "channel": "email", "provider": "p", '
+        b'"outcomes": ["SUCCESS"], "at": [1.0, 2.0], "latencyMs": [1.0]}',
+        b'{"providerUid": "u", "namespace": "a", "channel": "email", "provider": "p", '
+        b'"outcomes": ["SUCCESS"], "at": [1.0], "latencyMs": [1.0], "probes": [1]}',
+    ],
+    ids=["not-json", "array-of-incomplete", "incomplete", "columns-differ", "index-out-of-range"],
+)
+def test_what_is_not_outcomes_is_refused(raw: bytes) -> None:
     with pytest.raises(ValueError):
-        decode_outcomes(b'[{"providerUid": "uid-1"}]')
-    with pytest.raises(ValueError):
-        decode_outcomes(b"not json")
+        decode_outcomes(raw)
 
 
 @pytest.mark.parametrize("wire", [EMAIL, SMS, WHATSAPP_TEXT, WHATSAPP_TEMPLATE])

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sendpipe.core import routing
-from sendpipe.core.outcomes import Channel, DeliveryStatus, HealthState
+from sendpipe.core.outcomes import Channel, DeliveryStatus, HealthState, Outcome
 from sendpipe.core.provider import WindowCounts
 from sendpipe.core.records import HealthVerdict, RoutedProvider, RoutingRecord
 from sendpipe.providers import ProviderClient
@@ -34,13 +34,13 @@ class Collected:
 
     def __init__(self) -> None:
         self.events: list[Fields] = []
-        self.outcomes: list[Fields] = []
+        self.outcomes: list[tuple[str, Outcome]] = []
 
     async def terminal(self, event: Fields, *, source_partition: int) -> None:
         self.events.append(event)
 
-    def outcome(self, record: Fields) -> None:
-        self.outcomes.append(record)
+    def outcome(self, provider: RoutedProvider, *, outcome: Outcome, **_: Any) -> None:
+        self.outcomes.append((provider.name, outcome))
 
     async def dlq(self, **_: Any) -> None:
         raise AssertionError("nothing here goes to the DLQ")

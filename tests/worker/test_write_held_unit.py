@@ -8,7 +8,6 @@ real broker, so the rule is shown here with the Faust side replaced.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,14 +15,14 @@ import pytest
 from sendpipe.core.health import HealthPolicy
 from sendpipe.core.messages import ProviderUid
 from sendpipe.core.outcomes import Channel, Outcome
-from sendpipe.core.records import OutcomeRecord
+from sendpipe.core.records import OutcomeBatch
 from sendpipe.worker.health_agent import HealthOwner, HeldWrites
 
 
-def _record(uid: str) -> OutcomeRecord:
-    return OutcomeRecord(
+def _batch(uid: str) -> OutcomeBatch:
+    return OutcomeBatch(
         provider_uid=ProviderUid(uid), namespace="acme", channel=Channel.EMAIL, provider=uid,
-        outcome=Outcome.SUCCESS, at=datetime.fromtimestamp(1000.0, tz=UTC), latency_ms=10.0,
+        outcomes=[Outcome.SUCCESS], at=[1000.0], latency_ms=[10.0],
     )
 
 
@@ -36,8 +35,9 @@ async def test_held_writes_of_a_provider_whose_partition_was_revoked_are_dropped
     monkeypatch.setattr(worker_app, "health_owner", HealthOwner(policy=HealthPolicy()))
     monkeypatch.setattr(worker_app, "held_writes", HeldWrites(interval=0.5, window_seconds=60.0))
     for uid, partition in (("kept", 0), ("revoked", 1)):
-        worker_app.health_owner.observe(_record(uid), partition=partition)
-        worker_app.held_writes.add([_record(uid)], event=object(), timestamp=1000.0, now=0.0)
+        owned = worker_app.health_owner.adopt(_batch(uid), partition=partition)
+        worker_app.health_owner.observe(owned, Outcome.SUCCESS, at=1000.0)
+        worker_app.held_writes.add(_batch(uid), event=object(), timestamp=1000.0, now=0.0)
     persisted: list[str] = []
     windows: list[str] = []
 

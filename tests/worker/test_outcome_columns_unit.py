@@ -1,0 +1,45 @@
+"""The outbox gathers each provider's outcomes as columns and writes them as batches of a bounded size."""
+
+from __future__ import annotations
+
+from sendpipe.core.messages import ProviderUid
+from sendpipe.core.outcomes import Channel, Outcome
+from sendpipe.core.records import OutcomeBatch, RoutedProvider, decode_outcomes
+from sendpipe.worker.outbox import _Outcomes
+
+PROVIDER = RoutedProvider(uid=ProviderUid("uid-1"), name="sg", package="sendgrid", priority=1, sealed_credentials="x", timeout_seconds=5)
+
+
+def _gathered(count: int, *, probes: set[int], throttled: dict[int, float]) -> _Outcomes:
+    pending = _Outcomes(PROVIDER, "acme", Channel.EMAIL)
+    for index in range(count):
+        if index in probes:
+            pending.probes.append(index)
+        if index in throttled:
+            pending.retry_after_seconds[index] = throttled[index]
+        pending.outcomes.append(Outcome.THROTTLED if index in throttled else Outcome.SUCCESS)
+        pending.at.append(1000.0 + index)
+        pending.latency_ms.append(float(index))
+    return pending
+
+
+def test_batches_split_the_columns_and_index_probes_and_retry_after_within_each() -> None:
+    pending = _gathered(5, probes={1, 3}, throttled={4: 30.0})
+    first, second = pending.batches(3)
+    assert first.at == [1000.0, 1001.0, 1002.0] and first.probes == [1] and first.retry_after_seconds == {}
+    assert second.at == [1003.0, 1004.0] and second.probes == [0] and second.retry_after_seconds == {1: 30.0}
+    assert [(b.provider_uid, b.provider, b.namespace, b.channel) for b in (first, second)] == [
+        ("uid-1", "sg", "acme", Channel.EMAIL)
+    ] * 2
+
+
+def test_a_batch_reads_back_as_the_outcomes_it_was_gathered_from() -> None:
+    (batch,) = _gathered(4, probes={0}, throttled={2: 5.0}).batches(5000)
+    (decoded,) = decode_outcomes(batch.to_json_bytes())
+    assert decoded == batch
+    records = decoded.records()
+    assert [r.outcome for r in records] == [Outcome.SUCCESS, Outcome.SUCCESS, Outcome.THROTTLED, Outcome.SUCCESS]
+    assert [r.probe for r in records] == [True, False, False, False]
+    assert [r.retry_after_seconds for r in records] == [None, None, 5.0, None]
+    assert [r.at.timestamp() for r in records] == [1000.0, 1001.0, 1002.0, 1003.0]
+    assert isinstance(decoded, OutcomeBatch) and decoded.latency_ms == [0.0, 1.0, 2.0, 3.0]
