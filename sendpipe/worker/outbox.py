@@ -22,10 +22,11 @@ message against building each model where its message finished).
 Attempt outcomes are facts whether or not the transaction commits (the
 provider was called), and the health agent must see them at once: they go
 through a plain producer, outside the transaction, one record per provider
-and flush (``OutcomeBatch``, gathered as columns as attempts end). The flush lingers (50 ms by default,
-``SENDPIPE_WORKER_OUTCOME_LINGER_MS``): the health agent pays Faust's
-per-record cost, so fewer, larger records leave more of the process's one
-core (the GIL) to sending, for at most that much more verdict delay.
+and flush (an ``OutcomeBatch``, gathered as columns as attempts end). The
+flush lingers (50 ms by default, ``SENDPIPE_WORKER_OUTCOME_LINGER_MS``): the
+health agent pays Faust's per-record cost, so fewer, larger records leave
+more of the process's one core (the GIL) to sending, for at most that much
+more verdict delay.
 """
 
 from __future__ import annotations
@@ -68,6 +69,16 @@ class _Outcomes:
     latency_ms: list[float] = field(default_factory=list)
     probes: list[int] = field(default_factory=list)
     retry_after_seconds: dict[int, float] = field(default_factory=dict)
+
+    def add(self, outcome: Outcome, *, at: float, latency_ms: float, probe: bool, retry_after_seconds: float | None) -> None:
+        index = len(self.outcomes)
+        if probe:
+            self.probes.append(index)
+        if retry_after_seconds is not None:
+            self.retry_after_seconds[index] = retry_after_seconds
+        self.outcomes.append(outcome)
+        self.at.append(at)
+        self.latency_ms.append(latency_ms)
 
     def batches(self, size: int) -> Iterator[OutcomeBatch]:
         """The outcomes, ``size`` at a time."""
@@ -156,13 +167,7 @@ class TransactionalOutbox:
         pending = self._outcomes.get(provider.uid)
         if pending is None:
             pending = self._outcomes[provider.uid] = _Outcomes(provider, namespace, channel)
-        if probe:
-            pending.probes.append(len(pending.outcomes))
-        if retry_after_seconds is not None:
-            pending.retry_after_seconds[len(pending.outcomes)] = retry_after_seconds
-        pending.outcomes.append(outcome)
-        pending.at.append(at)
-        pending.latency_ms.append(latency_ms)
+        pending.add(outcome, at=at, latency_ms=latency_ms, probe=probe, retry_after_seconds=retry_after_seconds)
         self._outcomes_due.set()
 
     async def dlq(self, *, raw: bytes, key: bytes | None, source: str, reason: DlqReason, detail: str) -> None:

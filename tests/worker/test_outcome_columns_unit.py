@@ -13,13 +13,13 @@ PROVIDER = RoutedProvider(uid=ProviderUid("uid-1"), name="sg", package="sendgrid
 def _gathered(count: int, *, probes: set[int], throttled: dict[int, float]) -> _Outcomes:
     pending = _Outcomes(PROVIDER, "acme", Channel.EMAIL)
     for index in range(count):
-        if index in probes:
-            pending.probes.append(index)
-        if index in throttled:
-            pending.retry_after_seconds[index] = throttled[index]
-        pending.outcomes.append(Outcome.THROTTLED if index in throttled else Outcome.SUCCESS)
-        pending.at.append(1000.0 + index)
-        pending.latency_ms.append(float(index))
+        pending.add(
+            Outcome.THROTTLED if index in throttled else Outcome.SUCCESS,
+            at=1000.0 + index,
+            latency_ms=float(index),
+            probe=index in probes,
+            retry_after_seconds=throttled.get(index),
+        )
     return pending
 
 
