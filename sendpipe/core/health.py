@@ -24,7 +24,7 @@ from enum import IntEnum
 from sendpipe.core.healthpolicy import DEFAULT_POLICY, HealthPolicy, ProviderIdentity, throttle_deadline
 from sendpipe.core.outcomes import HealthState, Outcome
 from sendpipe.core.provider import WindowCounts
-from sendpipe.core.records import HealthVerdict, OutcomeRecord
+from sendpipe.core.records import HealthVerdict
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -178,12 +178,6 @@ class ProviderHealth:
         # the ejection: they neither extend nor shorten it.
         self._dirty = True
         return self._settle(state, phase, ejected_until, now)
-
-    def observe_record(self, record: OutcomeRecord, *, rng: random.Random) -> bool:
-        """:meth:`observe` for an outcome as read from ``sendpipe.outcomes``."""
-        return self.observe(
-            record.outcome, now=record.at.timestamp(), rng=rng, retry_after=record.retry_after_seconds
-        )
 
     def tick(self, *, now: float, rng: random.Random) -> bool:
         """Let time pass without an outcome (expiry, end of ejection); True if the verdict changed."""

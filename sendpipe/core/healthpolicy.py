@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sendpipe.core.messages import ProviderUid
 from sendpipe.core.outcomes import Channel
-from sendpipe.core.records import OutcomeBatch, OutcomeRecord
+from sendpipe.core.records import OutcomeBatch
 
 __all__ = ["DEFAULT_POLICY", "HealthPolicy", "ProviderIdentity", "throttle_deadline"]
 
@@ -92,8 +92,8 @@ class ProviderIdentity:
     name: str
 
     @classmethod
-    def of(cls, record: OutcomeRecord | OutcomeBatch) -> ProviderIdentity:
-        return cls(record.provider_uid, record.namespace, record.channel, record.provider)
+    def of(cls, batch: OutcomeBatch) -> ProviderIdentity:
+        return cls(batch.provider_uid, batch.namespace, batch.channel, batch.provider)
 
 
 def throttle_deadline(retry_after: float | None, *, now: float, policy: HealthPolicy = DEFAULT_POLICY) -> float:

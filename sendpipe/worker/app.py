@@ -34,7 +34,7 @@ from sendpipe.bus import admin
 from sendpipe.bus.connection import ssl_context
 from sendpipe.core.health import HealthPolicy
 from sendpipe.core.outcomes import Channel, Outcome
-from sendpipe.core.records import HealthVerdict, decode_outcomes
+from sendpipe.core.records import HealthVerdict, OutcomeBatch
 from sendpipe.core.sealing import Keyring
 from sendpipe.settings import KafkaSettings, SealingSettings, TopicSettings, WorkerSettings
 from sendpipe.worker import faust_tuning, gc_policy, health_agent
@@ -253,22 +253,21 @@ async def health(stream: Any) -> None:
         now = time.monotonic()
         for event in events:
             try:
-                batches = decode_outcomes(event.value)
+                batch = OutcomeBatch.model_validate_json(event.value)
             except ValueError:
                 log.warning("undecodable outcome record skipped", extra={"offset": event.message.offset})
                 continue
-            for batch in batches:
-                if batch.provider_uid not in health_owner.owned:
-                    stored = health_table.data.get(batch.provider_uid.encode())
-                    if stored is not None:  # restored from the changelog after a restart or rebalance
-                        health_owner.load([stored])
-                owned = health_owner.adopt(batch, partition=event.message.partition)
-                for outcome, at, retry_after in batch.entries():
-                    if health_owner.observe(owned, outcome, at=at, retry_after=retry_after):
-                        await _publish(owned, now=max(time.time(), at))
-                        await _persist(owned)
-                held_writes.add(batch, event, timestamp=event.message.timestamp, now=now)
-                metrics.outcomes.inc(len(batch.outcomes))
+            if batch.provider_uid not in health_owner.owned:
+                stored = health_table.data.get(batch.provider_uid.encode())
+                if stored is not None:  # restored from the changelog after a restart or rebalance
+                    health_owner.load([stored])
+            owned = health_owner.adopt(batch, partition=event.message.partition)
+            for outcome, at, retry_after in batch.entries():
+                if health_owner.observe(owned, outcome, at=at, retry_after=retry_after):
+                    await _publish(owned, now=max(time.time(), at))
+                    await _persist(owned)
+            held_writes.add(batch, event, timestamp=event.message.timestamp, now=now)
+            metrics.outcomes.inc(len(batch.outcomes))
         await _write_held(now=time.monotonic())
 
 

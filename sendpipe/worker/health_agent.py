@@ -2,7 +2,7 @@
 
 ``sendpipe.outcomes`` is keyed by provider uid, so the consumer group gives
 each provider's outcomes to exactly one worker (ARCHITECTURE §2). This module
-is the framework-free part of that agent: it turns outcome records into
+is the framework-free part of that agent: it turns outcome batches into
 ``ProviderHealth`` updates and decides what to publish (every transition at
 once, changed figures at most every publish interval). The Faust layer
 persists each machine's compact record in a changelog-backed table (value

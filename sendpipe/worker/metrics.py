@@ -50,9 +50,6 @@ class CounterTally(Collector):
     def add(self, labels: tuple[str, ...], amount: float = 1.0) -> None:
         self._counts[labels] = self._counts.get(labels, 0.0) + amount
 
-    def value(self, *labels: str) -> float:
-        return self._counts.get(labels, 0.0)
-
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self._name, self._documentation, labels=self._labels)
         for labels, count in self._counts.copy().items():

@@ -111,7 +111,7 @@ class TransactionalOutbox:
         topics: Mapping[str, str],
         dedupe: DedupeTable,
         interval_seconds: float,
-        outcome_linger_seconds: float = 0.05,
+        outcome_linger_seconds: float,
         max_buffered: int = 20_000,
         on_failure: Callable[[BaseException], Awaitable[Any]],
         member: Callable[[], GroupMember],

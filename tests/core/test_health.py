@@ -11,7 +11,7 @@ import pytest
 from sendpipe.core.health import DEFAULT_POLICY, HealthPolicy, Phase, ProviderHealth, ProviderIdentity, throttle_deadline
 from sendpipe.core.messages import ProviderUid
 from sendpipe.core.outcomes import Channel, HealthState, Outcome
-from sendpipe.core.records import OutcomeRecord
+from sendpipe.core.records import OutcomeBatch
 
 S, F = Outcome.SUCCESS, Outcome.FAIL_PROVIDER
 T0 = 1_700_000_000.0
@@ -346,15 +346,12 @@ class TestVerdict:
         assert health.verdict(IDENTITY, now=T0 + 1).throttled_until == datetime.fromtimestamp(T0 + 5, tz=UTC)
         assert health.verdict(IDENTITY, now=T0 + 5).throttled_until is None
 
-    def test_from_an_outcome_record(self) -> None:
-        record = OutcomeRecord(
+    def test_identity_of_an_outcome_batch(self) -> None:
+        batch = OutcomeBatch(
             provider_uid=ProviderUid("uid-1"), namespace="acme", channel=Channel.EMAIL, provider="production-ses",
-            outcome=Outcome.THROTTLED, at=datetime.fromtimestamp(T0, tz=UTC), latency_ms=3.0, retry_after_seconds=7,
+            outcomes=[Outcome.SUCCESS], at=[T0], latency_ms=[3.0],
         )
-        health = ProviderHealth()
-        health.observe_record(record, rng=random.Random(0))
-        assert health.throttled_until == T0 + 7
-        assert ProviderIdentity.of(record) == IDENTITY
+        assert ProviderIdentity.of(batch) == IDENTITY
 
 
 class TestRecord:

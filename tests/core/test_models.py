@@ -23,7 +23,7 @@ from sendpipe.core.messages import (
 )
 from sendpipe.core.outcomes import Channel, Outcome
 from sendpipe.core.provider import ProviderResource, ProviderSpec, ProviderStatus
-from sendpipe.core.records import HealthVerdict, OutcomeBatch, OutcomeRecord, RoutingRecord, decode_outcomes, routing_key
+from sendpipe.core.records import HealthVerdict, OutcomeBatch, RoutingRecord, routing_key
 
 WHEN = "2026-01-02T03:04:05Z"
 EMAIL = {"id": "m-1", "namespace": "acme", "channel": "email", "to": "ada@acme.example", "subject": "Hi",
@@ -53,13 +53,15 @@ VERDICT = {"providerUid": "uid-1", "namespace": "acme", "channel": "email", "pro
            "state": "unhealthy", "errorRate": 0.3, "window": {"sends": 20, "failures": 6}, "consecutiveFailures": 5,
            "ejectedUntil": WHEN, "probing": False, "throttledUntil": WHEN, "reason": "5 consecutive failures",
            "lastTransitionTime": WHEN, "observedAt": WHEN}
-OUTCOME = {"providerUid": "uid-1", "namespace": "acme", "channel": "email", "provider": "production-ses",
-           "outcome": "THROTTLED", "at": WHEN, "latencyMs": 12.5, "probe": True, "retryAfterSeconds": 30}
+WHEN_SECONDS = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
+OUTCOMES = {"providerUid": "uid-1", "namespace": "acme", "channel": "email", "provider": "production-ses",
+            "outcomes": ["THROTTLED", "SUCCESS"], "at": [WHEN_SECONDS, WHEN_SECONDS + 1], "latencyMs": [12.5, 20.0],
+            "probes": [0], "retryAfterSeconds": {"0": 30}}
 
 ROUND_TRIPS: list[tuple[type[BaseModel], dict[str, Any]]] = [
     (EmailRequest, EMAIL), (SmsRequest, SMS), (WhatsAppRequest, WHATSAPP_TEXT), (WhatsAppRequest, WHATSAPP_TEMPLATE),
     (Attempt, ATTEMPT), (DeliveryEvent, SENT), (DeliveryEvent, FAILED), (ProviderSpec, SPEC),
-    (ProviderStatus, STATUS), (RoutingRecord, ROUTING), (HealthVerdict, VERDICT), (OutcomeRecord, OUTCOME),
+    (ProviderStatus, STATUS), (RoutingRecord, ROUTING), (HealthVerdict, VERDICT), (OutcomeBatch, OUTCOMES),
     (ProviderResource, {"apiVersion": "sendpipe.io/v1alpha1", "kind": "Provider",
                         "metadata": {"name": "production-ses", "namespace": "acme"}, "spec": SPEC, "status": STATUS}),
 ]
@@ -74,24 +76,12 @@ def test_every_model_round_trips_through_json(model: type[BaseModel], wire: dict
 
 
 def test_outcomes_travel_as_columns_one_provider_per_record() -> None:
-    first = OutcomeRecord.model_validate(OUTCOME)
-    second = OutcomeRecord.model_validate({**OUTCOME, "outcome": "SUCCESS", "probe": False, "retryAfterSeconds": None})
-    batch = OutcomeBatch.of([first, second])
+    batch = OutcomeBatch.model_validate(OUTCOMES)
     wire = json.loads(batch.to_json_bytes())
     assert wire["outcomes"] == ["THROTTLED", "SUCCESS"] and wire["probes"] == [0]
-    assert wire["retryAfterSeconds"] == {"0": 30.0} and wire["latencyMs"] == [12.5, 12.5]
-    (decoded,) = decode_outcomes(batch.to_json_bytes())
-    assert decoded == batch and decoded.records() == [first, second]
-    at = first.at.timestamp()
-    assert list(decoded.entries()) == [(Outcome.THROTTLED, at, 30.0), (Outcome.SUCCESS, at, None)]
-
-
-def test_outcomes_as_earlier_versions_wrote_them_still_decode() -> None:
-    first = OutcomeRecord.model_validate(OUTCOME)
-    other = OutcomeRecord.model_validate({**OUTCOME, "providerUid": "uid-2", "probe": False})
-    array = b"[" + b",".join(r.to_json_bytes() for r in (first, first, other)) + b"]"
-    assert [b.records() for b in decode_outcomes(array)] == [[first, first], [other]], "one batch per provider"
-    assert [b.records() for b in decode_outcomes(json.dumps(OUTCOME).encode())] == [[first]], "a lone object"
+    assert wire["retryAfterSeconds"] == {"0": 30.0} and wire["latencyMs"] == [12.5, 20.0]
+    at = WHEN_SECONDS
+    assert list(batch.entries()) == [(Outcome.THROTTLED, at, 30.0), (Outcome.SUCCESS, at + 1, None)]
 
 
 @pytest.mark.parametrize(
@@ -109,7 +99,7 @@ def test_outcomes_as_earlier_versions_wrote_them_still_decode() -> None:
 )
 def test_what_is_not_outcomes_is_refused(raw: bytes) -> None:
     with pytest.raises(ValueError):
-        decode_outcomes(raw)
+        OutcomeBatch.model_validate_json(raw)
 
 
 @pytest.mark.parametrize("wire", [EMAIL, SMS, WHATSAPP_TEXT, WHATSAPP_TEMPLATE])

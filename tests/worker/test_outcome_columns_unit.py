@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sendpipe.core.messages import ProviderUid
 from sendpipe.core.outcomes import Channel, Outcome
-from sendpipe.core.records import OutcomeBatch, RoutedProvider, decode_outcomes
+from sendpipe.core.records import OutcomeBatch, RoutedProvider
 from sendpipe.worker.outbox import _Outcomes
 
 PROVIDER = RoutedProvider(uid=ProviderUid("uid-1"), name="sg", package="sendgrid", priority=1, sealed_credentials="x", timeout_seconds=5)
@@ -35,11 +35,10 @@ def test_batches_split_the_columns_and_index_probes_and_retry_after_within_each(
 
 def test_a_batch_reads_back_as_the_outcomes_it_was_gathered_from() -> None:
     (batch,) = _gathered(4, probes={0}, throttled={2: 5.0}).batches(5000)
-    (decoded,) = decode_outcomes(batch.to_json_bytes())
+    decoded = OutcomeBatch.model_validate_json(batch.to_json_bytes())
     assert decoded == batch
-    records = decoded.records()
-    assert [r.outcome for r in records] == [Outcome.SUCCESS, Outcome.SUCCESS, Outcome.THROTTLED, Outcome.SUCCESS]
-    assert [r.probe for r in records] == [True, False, False, False]
-    assert [r.retry_after_seconds for r in records] == [None, None, 5.0, None]
-    assert [r.at.timestamp() for r in records] == [1000.0, 1001.0, 1002.0, 1003.0]
-    assert isinstance(decoded, OutcomeBatch) and decoded.latency_ms == [0.0, 1.0, 2.0, 3.0]
+    assert list(decoded.entries()) == [
+        (Outcome.SUCCESS, 1000.0, None), (Outcome.SUCCESS, 1001.0, None),
+        (Outcome.THROTTLED, 1002.0, 5.0), (Outcome.SUCCESS, 1003.0, None),
+    ]
+    assert decoded.probes == [0] and decoded.latency_ms == [0.0, 1.0, 2.0, 3.0]

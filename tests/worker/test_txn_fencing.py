@@ -132,7 +132,7 @@ async def test_an_outbox_transaction_with_no_offset_released_is_fenced_too(kafka
         producer=producer, outcome_producer=plain, group_id=group,
         topics={"events": events, "outcomes": events, "dlq": events},
         dedupe=DedupeTable(topic=changelog, expiry_seconds=3600, max_entries=1000),
-        interval_seconds=60, on_failure=fail, member=lambda: member["now"],
+        interval_seconds=60, outcome_linger_seconds=0.05, on_failure=fail, member=lambda: member["now"],
     )
     tp = TopicPartition(source, 0)
     try:
